@@ -7,47 +7,77 @@ export const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:';
 
 export const PROBLEM_TYPES = {
   accountDoesNotExist: { status: 400, description: 'The request specified an account that does not exist' },
-  alreadyRevoked: { status: 400, description: 'The request specified a certificate to be revoked that has already been revoked' },
+  alreadyRevoked: {
+    status: 400,
+    description: 'The request specified a certificate to be revoked that has already been revoked',
+  },
   badCSR: { status: 400, description: 'The CSR is unacceptable (e.g., due to a short key)' },
   badNonce: { status: 400, description: 'The client sent an unacceptable anti-replay nonce' },
-  badPublicKey: { status: 400, description: 'The JWS was signed by a public key the server does not support' },
-  badRevocationReason: { status: 400, description: 'The revocation reason provided is not allowed by the server' },
-  badSignatureAlgorithm: { status: 400, description: 'The JWS was signed with an algorithm the server does not support' },
-  caa: { status: 403, description: 'Certification Authority Authorization (CAA) records forbid the CA from issuing a certificate' },
-  compound: { status: 400, description: 'Specific error conditions are indicated in the "subproblems" array' },
+  badPublicKey: {
+    status: 400,
+    description: 'The JWS was signed by a public key the server does not support',
+  },
+  badRevocationReason: {
+    status: 400,
+    description: 'The revocation reason provided is not allowed by the server',
+  },
+  badSignatureAlgorithm: {
+    status: 400,
+    description: 'The JWS was signed with an algorithm the server does not support',
+  },
+  caa: {
+    status: 403,
+    description:
+      'Certification Authority Authorization (CAA) records forbid the CA from issuing a certificate',
+  },
+  compound: {
+    status: 400,
+    description: 'Specific error conditions are indicated in the "subproblems" array',
+  },
   connection: { status: 400, description: 'The server could not connect to validation target' },
   dns: { status: 400, description: 'There was a problem with a DNS query during identifier validation' },
-  externalAccountRequired: { status: 400, description: 'The request must include a value for the "externalAccountBinding" field' },
-  incorrectResponse: { status: 400, description: 'Response received didn’t match the challenge’s requirements' },
+  externalAccountRequired: {
+    status: 400,
+    description: 'The request must include a value for the "externalAccountBinding" field',
+  },
+  incorrectResponse: {
+    status: 400,
+    description: 'Response received didn’t match the challenge’s requirements',
+  },
   invalidContact: { status: 400, description: 'A contact URL for an account was invalid' },
   malformed: { status: 400, description: 'The request message was malformed' },
-  orderNotReady: { status: 403, description: 'The request attempted to finalize an order that is not ready to be finalized' },
+  orderNotReady: {
+    status: 403,
+    description: 'The request attempted to finalize an order that is not ready to be finalized',
+  },
   rateLimited: { status: 429, description: 'The request exceeds a rate limit' },
-  rejectedIdentifier: { status: 400, description: 'The server will not issue certificates for the identifier' },
+  rejectedIdentifier: {
+    status: 400,
+    description: 'The server will not issue certificates for the identifier',
+  },
   serverInternal: { status: 500, description: 'The server experienced an internal error' },
   tls: { status: 400, description: 'The server received a TLS error during validation' },
   unauthorized: { status: 403, description: 'The client lacks sufficient authorization' },
-  unsupportedContact: { status: 400, description: 'A contact URL for an account used an unsupported protocol scheme' },
+  unsupportedContact: {
+    status: 400,
+    description: 'A contact URL for an account used an unsupported protocol scheme',
+  },
   unsupportedIdentifier: { status: 400, description: 'An identifier is of an unsupported type' },
-  userActionRequired: { status: 403, description: 'Visit the "instance" URL and take actions specified there' },
+  userActionRequired: {
+    status: 403,
+    description: 'Visit the "instance" URL and take actions specified there',
+  },
   // Extensions
-  invalidProfile: { status: 400, description: 'The requested profile is unknown or not allowed (draft-ietf-acme-profiles)' },
+  invalidProfile: {
+    status: 400,
+    description: 'The requested profile is unknown or not allowed (draft-ietf-acme-profiles)',
+  },
   autoRenewalCanceled: { status: 403, description: 'The STAR order has been canceled (RFC 8739 §3.1.2)' },
-  // Transport-level problems that RFC 8555 leaves to HTTP; akamu still answers with a problem document.
-  unsupportedMediaType: { status: 415, description: 'The request Content-Type is not application/jose+json' },
-  notFound: { status: 404, description: 'The requested resource does not exist' },
-  methodNotAllowed: { status: 405, description: 'The resource does not support this HTTP method' },
-  payloadTooLarge: { status: 413, description: 'The request body exceeds the size limit' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ProblemType = keyof typeof PROBLEM_TYPES;
 
-/** URN for a problem type. Non-RFC transport problems use the akamu namespace. */
+/** The URN of a problem type (RFC 8555 §6.7). */
 export function problemUrn(type: ProblemType): string {
-  return isRfcProblemType(type) ? ACME_ERROR_PREFIX + type : `urn:akamu:error:${type}`;
-}
-
-const NON_RFC = new Set<ProblemType>(['unsupportedMediaType', 'notFound', 'methodNotAllowed', 'payloadTooLarge']);
-export function isRfcProblemType(type: ProblemType): boolean {
-  return !NON_RFC.has(type);
+  return ACME_ERROR_PREFIX + type;
 }

@@ -1,0 +1,50 @@
+import { type AkamuServer, ConfigError, createServer, loadConfig } from '@akamu/server';
+import type { Command } from 'commander';
+
+/** Exit codes of `akamu serve`. */
+export const EXIT_CONFIG = 2;
+export const EXIT_START = 3;
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the ACME certificate authority')
+    .option(
+      '-c, --config <file>',
+      'TOML configuration file (default: none; every key has a default)',
+      process.env.AKAMU_CONFIG,
+    )
+    .action(async (opts: { config?: string }) => {
+      let server: AkamuServer;
+      try {
+        server = await createServer(loadConfig(opts.config));
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        process.stderr.write(`akamu: ${msg}\n`);
+        process.exit(e instanceof ConfigError ? EXIT_CONFIG : EXIT_START);
+      }
+      let directory: string;
+      try {
+        directory = await server.listen();
+      } catch (e) {
+        process.stderr.write(`akamu: cannot listen: ${(e as Error).message}\n`);
+        process.exit(EXIT_START);
+      }
+      process.stdout.write(
+        [
+          'akamu is ready',
+          `  directory: ${directory}`,
+          `  root certificate: ${server.rootCertPath ?? '(operator-supplied chain)'}`,
+          `  data directory: ${server.config.data_dir}`,
+          '',
+        ].join('\n'),
+      );
+      const stop = async (signal: string) => {
+        server.app.log.info(`${signal}: shutting down`);
+        await server.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+}

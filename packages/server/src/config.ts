@@ -1,0 +1,206 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { z } from 'zod';
+import { KEY_TYPES } from './ca/key-type.ts';
+
+/**
+ * One configuration schema, validated once at start. Every key has a safe default; unknown keys are
+ * errors. docs/configuration.md documents every key (a test keeps the two in step).
+ */
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration: a number of seconds, or a string such as "90d", "24h", "30m", "10s", "500ms". Parsed to ms. */
+const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return Math.round(v * 1000);
+  const m = DURATION.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${v}" is not a duration (use e.g. "90d", "24h", "30m", "10s")`,
+    });
+    return z.NEVER;
+  }
+  return Number(m[1]) * UNIT_MS[m[2]!]!;
+});
+
+const url = z.string().refine((s) => s === '' || URL.canParse(s), { message: 'must be an absolute URL' });
+
+export const configSchema = z.strictObject({
+  /** Where the SQLite database, the CA keys and certificates and the server's TLS files live. */
+  data_dir: z.string().default('akamu-data'),
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8443),
+      /** The external URL every link is built from. Default: https://<first tls hostname>:<port>. */
+      base_url: url.default(''),
+      /** Behind a TLS-terminating reverse proxy: serve plain HTTP and trust X-Forwarded-* from trusted_proxies. */
+      behind_proxy: z.boolean().default(false),
+      trusted_proxies: z.array(z.string()).default(['127.0.0.1', '::1']),
+      /** Largest accepted request body, in bytes. */
+      body_limit: z
+        .number()
+        .int()
+        .min(1024)
+        .max(10 * 1024 * 1024)
+        .default(64 * 1024),
+      /** pino log level. */
+      log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+  tls: z
+    .strictObject({
+      /** auto: issue a server certificate from the built-in CA; files: cert_file/key_file; off: plain HTTP. */
+      mode: z.enum(['auto', 'files', 'off']).default('auto'),
+      hostnames: z.array(z.string().min(1)).min(1).default(['localhost', '127.0.0.1']),
+      cert_file: z.string().default(''),
+      key_file: z.string().default(''),
+    })
+    .prefault({}),
+  database: z
+    .strictObject({
+      /** sqlite:<path> (default sqlite:<data_dir>/akamu.db) or sqlite::memory:. */
+      url: z.string().default(''),
+    })
+    .prefault({}),
+  ca: z
+    .strictObject({
+      key_type: z.enum(KEY_TYPES).default('ec:P-256'),
+      /** Prefix of the generated CA names: "<name> Root CA", "<name> Intermediate CA". */
+      name: z.string().min(1).max(40).default('akamu'),
+      /** An existing issuing CA: its PKCS#8/SEC1/PKCS#1 PEM key and its chain (issuer first). */
+      issuer_key_file: z.string().default(''),
+      issuer_cert_file: z.string().default(''),
+      certificate_validity: duration.default(90 * 86_400_000),
+      /** How far before "now" notBefore is back-dated, to tolerate clock skew of relying parties. */
+      backdate: duration.default(60_000),
+    })
+    .prefault({}),
+  acme: z
+    .strictObject({
+      terms_of_service: url.default(''),
+      website: url.default(''),
+      caa_identities: z.array(z.string()).default([]),
+      external_account_required: z.boolean().default(false),
+      /** URL schemes accepted in account contacts (RFC 8555 §7.3). */
+      contact_schemes: z.array(z.string()).default(['mailto']),
+      max_contacts: z.number().int().min(0).default(10),
+      order_lifetime: duration.default(7 * 86_400_000),
+      /** Lifetime of a pending authorization, and of a valid one that can be reused by later orders. */
+      pending_authorization_lifetime: duration.default(7 * 86_400_000),
+      valid_authorization_lifetime: duration.default(30 * 86_400_000),
+      /** Nonces are accepted this long after they were issued. */
+      nonce_lifetime: duration.default(3_600_000),
+      orders_page_size: z.number().int().min(1).max(1000).default(100),
+      /** Largest number of identifiers in one order. */
+      max_identifiers: z.number().int().min(1).max(1000).default(100),
+      /** Seconds a client is told to wait (Retry-After) while an order or challenge is processing. */
+      retry_after: z.number().int().min(0).default(1),
+    })
+    .prefault({}),
+  va: z
+    .strictObject({
+      /** Port the http-01 validator connects to (RFC 8555 §8.3 says 80; tests use a high one). */
+      http01_port: z.number().int().min(1).max(65535).default(80),
+      timeout: duration.default(10_000),
+      /** Validations running at once; more wait in a queue. */
+      concurrency: z.number().int().min(1).max(1000).default(32),
+      /** Allow validation connections to loopback, private and link-local addresses (usual for a private CA). */
+      allow_private_networks: z.boolean().default(true),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const parsed = new WeakSet<object>();
+
+/**
+ * Validates a config object; the error names every bad key (`server.port: …`). A config this function
+ * returned is passed through unchanged (its durations are already milliseconds).
+ */
+export function parseConfig(input: unknown): Config {
+  if (typeof input === 'object' && input !== null && parsed.has(input)) return input as Config;
+  const r = configSchema.safeParse(input ?? {});
+  if (r.success) {
+    parsed.add(r.data);
+    return r.data;
+  }
+  const lines = r.error.issues.map((i) => {
+    const key = i.path.join('.');
+    if (i.code === 'unrecognized_keys') {
+      const where = key ? `${key}.` : '';
+      return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => where + k).join(', ')}`;
+    }
+    return `${key || '(root)'}: ${i.message}`;
+  });
+  throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+}
+
+/**
+ * AKAMU_<SECTION>_<KEY>=value overrides (e.g. AKAMU_SERVER_PORT=0, AKAMU_DATA_DIR=/var/lib/akamu).
+ * Values are parsed as TOML values where they parse (numbers, booleans, arrays), else taken as strings.
+ */
+export function applyEnvOverrides(
+  input: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = structuredClone(input);
+  const shape = configSchema.shape as Record<string, unknown>;
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('AKAMU_') || raw === undefined || name === 'AKAMU_CONFIG') continue;
+    const rest = name.slice(6).toLowerCase();
+    const value = parseEnvValue(raw);
+    if (rest in shape && !isSection(rest)) {
+      out[rest] = value;
+      continue;
+    }
+    const section = Object.keys(shape).find((s) => isSection(s) && rest.startsWith(`${s}_`));
+    if (!section) throw new ConfigError(`environment variable ${name} names no configuration key`);
+    const sectionObj = (out[section] ?? {}) as Record<string, unknown>;
+    sectionObj[rest.slice(section.length + 1)] = value;
+    out[section] = sectionObj;
+  }
+  return out;
+}
+
+function isSection(key: string): boolean {
+  return key !== 'data_dir';
+}
+
+function parseEnvValue(raw: string): unknown {
+  try {
+    return (parseToml(`v = ${raw}`) as { v: unknown }).v;
+  } catch {
+    return raw;
+  }
+}
+
+/** Reads a TOML file (optional), applies AKAMU_* overrides, validates. */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  let input: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read configuration file ${file}: ${(e as Error).message}`);
+    }
+    try {
+      input = parseToml(text) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`${file} is not valid TOML: ${(e as Error).message}`);
+    }
+  }
+  const config = parseConfig(applyEnvOverrides(input, env));
+  if (file) config.data_dir = path.resolve(path.dirname(file), config.data_dir);
+  return config;
+}

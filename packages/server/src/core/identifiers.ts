@@ -1,0 +1,101 @@
+import { isIP } from 'node:net';
+import type { Identifier } from '@akamu/protocol';
+import { AcmeError, combineErrors } from '../errors.ts';
+
+/**
+ * Identifier rules for new-order (RFC 8555 §7.1.3, §7.4; RFC 8738 for IP addresses).
+ * Names are lower-cased; IP addresses canonical (RFC 5952 for IPv6); duplicates removed.
+ */
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** A DNS name in A-label form: LDH labels of 1–63 characters, 253 characters in all, at least two labels or "localhost". */
+export function checkDnsName(name: string): string | undefined {
+  if (name.length === 0) return 'empty name';
+  if (name.length > 253) return 'name longer than 253 characters';
+  if (name.endsWith('.')) return 'name has a trailing dot';
+  const labels = name.split('.');
+  for (const label of labels) {
+    if (!LABEL.test(label)) return `label "${label}" is not a valid LDH label`;
+    if (label.length >= 4 && label[2] === '-' && label[3] === '-' && !label.startsWith('xn--')) {
+      return `label "${label}" has hyphens in the third and fourth positions but is not an A-label`;
+    }
+  }
+  if (labels.length < 2 && name !== 'localhost') return 'name has a single label';
+  if (/^\d+$/.test(labels.at(-1)!))
+    return 'name ends in a numeric label (an IP address must use the "ip" type)';
+  return undefined;
+}
+
+/** RFC 5952 canonical text of an IP address, or undefined if it is not one. */
+export function canonicalIp(value: string): string | undefined {
+  const v = isIP(value);
+  if (v === 4) return value.split('.').every((o) => o === String(Number(o))) ? value : undefined;
+  if (v === 6) {
+    try {
+      return new URL(`http://[${value}]/`).hostname.slice(1, -1);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+export interface NormalizedIdentifier {
+  identifier: Identifier;
+  /** The name an authorization is for: a wildcard's base name (RFC 8555 §7.1.3). */
+  authzValue: string;
+  wildcard: boolean;
+}
+
+/** Checks and normalizes the identifiers of an order; every bad identifier becomes a subproblem. */
+export function parseOrderIdentifiers(raw: unknown, maxIdentifiers: number): NormalizedIdentifier[] {
+  if (!Array.isArray(raw) || raw.length === 0)
+    throw new AcmeError('malformed', 'identifiers must be a non-empty array');
+  if (raw.length > maxIdentifiers) {
+    throw new AcmeError('rejectedIdentifier', `an order may name at most ${maxIdentifiers} identifiers`);
+  }
+  const errors: AcmeError[] = [];
+  const out = new Map<string, NormalizedIdentifier>();
+  for (const item of raw) {
+    if (
+      typeof item !== 'object' ||
+      item === null ||
+      typeof item.type !== 'string' ||
+      typeof item.value !== 'string'
+    ) {
+      throw new AcmeError('malformed', 'each identifier must be an object with string "type" and "value"');
+    }
+    const r = normalizeIdentifier(item as Identifier);
+    if (r instanceof AcmeError) errors.push(r);
+    else out.set(`${r.identifier.type}:${r.identifier.value}`, r);
+  }
+  if (errors.length > 0) throw combineErrors(errors, 'the order names identifiers the CA will not issue for');
+  return [...out.values()];
+}
+
+export function normalizeIdentifier(id: Identifier): NormalizedIdentifier | AcmeError {
+  if (id.type === 'dns') {
+    const value = id.value.toLowerCase();
+    const wildcard = value.startsWith('*.');
+    const base = wildcard ? value.slice(2) : value;
+    if (base.includes('*')) return reject(id, 'a wildcard is allowed only as the whole leftmost label');
+    if (canonicalIp(base) !== undefined)
+      return reject(id, 'an IP address must use the "ip" identifier type (RFC 8738)');
+    const problem = checkDnsName(base);
+    if (problem) return reject(id, problem);
+    return { identifier: { type: 'dns', value }, authzValue: base, wildcard };
+  }
+  if (id.type === 'ip') {
+    const value = canonicalIp(id.value);
+    if (value === undefined) return reject(id, 'not an IPv4 or IPv6 address in canonical form');
+    return { identifier: { type: 'ip', value }, authzValue: value, wildcard: false };
+  }
+  return new AcmeError('unsupportedIdentifier', `identifier type "${id.type}" is not supported`, {
+    identifier: id,
+  });
+}
+
+function reject(id: Identifier, why: string): AcmeError {
+  return new AcmeError('rejectedIdentifier', `${id.value}: ${why}`, { identifier: id });
+}

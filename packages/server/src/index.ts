@@ -1,0 +1,18 @@
+export { type AkamuServer, createServer, type ServerDeps } from './app.ts';
+export type { KeyType } from './ca/key-type.ts';
+export { type Clock, FakeClock, systemClock } from './clock.ts';
+export {
+  applyEnvOverrides,
+  type Config,
+  ConfigError,
+  type ConfigInput,
+  configSchema,
+  loadConfig,
+  parseConfig,
+} from './config.ts';
+export { AcmeError } from './errors.ts';
+export { migrateToLatest, openDatabase } from './sa/database.ts';
+export { SqlStorageAuthority } from './sa/sql-storage-authority.ts';
+export type { StorageAuthority } from './sa/storage-authority.ts';
+export type { HostResolver } from './va/resolver.ts';
+export type { ChallengeValidator, ValidationOutcome, ValidationRequest } from './va/validator.ts';

@@ -1,0 +1,35 @@
+import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
+
+/**
+ * A Kysely query built and compiled once, executed many times with new parameter values. Building and
+ * compiling a query costs ~10 µs; executing a compiled one ~3 µs (measured on node:sqlite). Parameters
+ * are named placeholders returned by `p('name')`; the compiled parameter list maps them back by position.
+ * Only for queries whose shape never changes (no variable-length IN lists).
+ */
+const MARK = '\u0000akamu-param:';
+
+export type Placeholder = <T = string>(name: string) => T;
+
+export class PreparedQuery<P extends Record<string, unknown>, R> {
+  readonly #compiled: CompiledQuery<R>;
+  readonly #slots: (string | { value: unknown })[];
+
+  constructor(build: (p: Placeholder) => Compilable<R>) {
+    const p = (<T>(name: string) => `${MARK}${name}` as T) as Placeholder;
+    this.#compiled = build(p).compile();
+    this.#slots = this.#compiled.parameters.map((v) =>
+      typeof v === 'string' && v.startsWith(MARK) ? v.slice(MARK.length) : { value: v },
+    );
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: runs in any Kysely instance or transaction of the same dialect
+  execute(db: Kysely<any>, params: P): Promise<QueryResult<R>> {
+    const parameters = this.#slots.map((s) => (typeof s === 'string' ? params[s] : s.value));
+    return db.executeQuery<R>({ ...this.#compiled, parameters });
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: see execute()
+  async first(db: Kysely<any>, params: P): Promise<R | undefined> {
+    return (await this.execute(db, params)).rows[0];
+  }
+}

@@ -1,0 +1,466 @@
+import type { Identifier, ProblemJson } from '@akamu/protocol';
+import { type Kysely, sql } from 'kysely';
+import type { Account, Authorization, Certificate, Challenge, Order } from '../core/types.ts';
+import {
+  accountRowToAccount,
+  accountToRow,
+  authorizationRowToAuthorization,
+  authorizationToRow,
+  certificateRowToCertificate,
+  certificateToRow,
+  challengeRowToChallenge,
+  challengeToRow,
+  orderRowToOrder,
+  orderToRow,
+} from './converters.ts';
+import { isUniqueViolation } from './dialect.ts';
+import { PreparedQuery } from './prepared.ts';
+import type { StorageAuthority } from './storage-authority.ts';
+import type { AccountsTable, AuthorizationsTable, ChallengesTable, Database } from './tables.ts';
+
+const ACCOUNT_COLUMNS = ['id', 'thumbprint', 'jwk', 'status', 'contact', 'tos_agreed', 'created_at'] as const;
+const ORDER_COLUMNS = [
+  'id',
+  'account_id',
+  'status',
+  'identifiers',
+  'authorization_ids',
+  'not_before',
+  'not_after',
+  'expires_at',
+  'error',
+  'certificate_id',
+  'profile',
+  'created_at',
+] as const;
+const AUTHZ_COLUMNS = [
+  'id',
+  'account_id',
+  'identifier_type',
+  'identifier_value',
+  'wildcard',
+  'status',
+  'expires_at',
+  'created_at',
+] as const;
+const CHALLENGE_COLUMNS = [
+  'id',
+  'authorization_id',
+  'type',
+  'token',
+  'status',
+  'validated_at',
+  'error',
+] as const;
+const CERT_COLUMNS = [
+  'id',
+  'serial',
+  'account_id',
+  'order_id',
+  'pem',
+  'not_before',
+  'not_after',
+  'status',
+  'revoked_at',
+  'revocation_reason',
+  'created_at',
+] as const;
+
+/** StorageAuthority over Kysely: the only module that writes SQL. Hot queries are compiled once (PreparedQuery). */
+export class SqlStorageAuthority implements StorageAuthority {
+  readonly #db: Kysely<Database>;
+  readonly #q;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+    this.#q = {
+      insertNonce: new PreparedQuery((p) =>
+        db.insertInto('used_nonces').values({ nonce: p('nonce'), expires_at: p<number>('expires') }),
+      ),
+      accountById: new PreparedQuery((p) =>
+        db.selectFrom('accounts').select(ACCOUNT_COLUMNS).where('id', '=', p('id')),
+      ),
+      accountByThumbprint: new PreparedQuery((p) =>
+        db.selectFrom('accounts').select(ACCOUNT_COLUMNS).where('thumbprint', '=', p('thumbprint')),
+      ),
+      orderById: new PreparedQuery((p) =>
+        db.selectFrom('orders').select(ORDER_COLUMNS).where('id', '=', p('id')),
+      ),
+      authzById: new PreparedQuery((p) =>
+        db.selectFrom('authorizations').select(AUTHZ_COLUMNS).where('id', '=', p('id')),
+      ),
+      challengesByAuthz: new PreparedQuery((p) =>
+        db.selectFrom('challenges').select(CHALLENGE_COLUMNS).where('authorization_id', '=', p('id')),
+      ),
+      challengeById: new PreparedQuery((p) =>
+        db.selectFrom('challenges').select(CHALLENGE_COLUMNS).where('id', '=', p('id')),
+      ),
+      startChallenge: new PreparedQuery((p) =>
+        db
+          .updateTable('challenges')
+          .set({ status: 'processing' })
+          .where('id', '=', p('id'))
+          .where('status', '=', 'pending'),
+      ),
+      certById: new PreparedQuery((p) =>
+        db.selectFrom('certificates').select(CERT_COLUMNS).where('id', '=', p('id')),
+      ),
+      certBySerial: new PreparedQuery((p) =>
+        db.selectFrom('certificates').select(CERT_COLUMNS).where('serial', '=', p('serial')),
+      ),
+      beginFinalize: new PreparedQuery((p) =>
+        db
+          .updateTable('orders')
+          .set({ status: 'processing', finalize_started_at: p<number>('now') })
+          .where('id', '=', p('id'))
+          .where('status', '=', 'pending'),
+      ),
+    };
+  }
+
+  async getOrCreateSetting(name: string, value: string): Promise<string> {
+    const existing = await this.#db
+      .selectFrom('settings')
+      .select('value')
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (existing) return existing.value;
+    try {
+      await this.#db.insertInto('settings').values({ name, value }).execute();
+      return value;
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      const row = await this.#db
+        .selectFrom('settings')
+        .select('value')
+        .where('name', '=', name)
+        .executeTakeFirstOrThrow();
+      return row.value;
+    }
+  }
+
+  async consumeNonce(nonce: string, expiresAt: number): Promise<boolean> {
+    try {
+      await this.#q.insertNonce.execute(this.#db, { nonce, expires: expiresAt });
+      return true;
+    } catch (e) {
+      if (isUniqueViolation(e)) return false;
+      throw e;
+    }
+  }
+
+  async deleteExpiredNonces(now: number): Promise<number> {
+    const r = await this.#db.deleteFrom('used_nonces').where('expires_at', '<', now).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  async getAccount(id: string): Promise<Account | undefined> {
+    const row = await this.#q.accountById.first(this.#db, { id });
+    return row && accountRowToAccount(row as AccountsTable);
+  }
+
+  async getAccountByThumbprint(thumbprint: string): Promise<Account | undefined> {
+    const row = await this.#q.accountByThumbprint.first(this.#db, { thumbprint });
+    return row && accountRowToAccount(row as AccountsTable);
+  }
+
+  async createAccount(account: Account): Promise<{ account: Account; created: boolean }> {
+    try {
+      await this.#db.insertInto('accounts').values(accountToRow(account)).execute();
+      return { account, created: true };
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      const existing = await this.getAccountByThumbprint(account.thumbprint);
+      if (!existing) throw e;
+      return { account: existing, created: false };
+    }
+  }
+
+  async updateAccount(
+    id: string,
+    changes: { contact?: string[]; status?: Account['status'] },
+  ): Promise<Account | undefined> {
+    const set: Partial<AccountsTable> = {};
+    if (changes.contact) set.contact = JSON.stringify(changes.contact);
+    if (changes.status) set.status = changes.status;
+    if (Object.keys(set).length > 0) {
+      await this.#db
+        .updateTable('accounts')
+        .set(set)
+        .where('id', '=', id)
+        .where('status', '=', 'valid')
+        .execute();
+    }
+    return this.getAccount(id);
+  }
+
+  async changeAccountKey(
+    id: string,
+    oldThumbprint: string,
+    next: { thumbprint: string; jwk: Record<string, unknown> },
+  ): Promise<'changed' | 'conflict' | 'stale'> {
+    try {
+      const r = await this.#db
+        .updateTable('accounts')
+        .set({ thumbprint: next.thumbprint, jwk: JSON.stringify(next.jwk) })
+        .where('id', '=', id)
+        .where('thumbprint', '=', oldThumbprint)
+        .where('status', '=', 'valid')
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1 ? 'changed' : 'stale';
+    } catch (e) {
+      if (isUniqueViolation(e)) return 'conflict';
+      throw e;
+    }
+  }
+
+  async findValidAuthorizations(
+    accountId: string,
+    identifiers: Identifier[],
+    now: number,
+  ): Promise<Authorization[]> {
+    if (identifiers.length === 0) return [];
+    const rows = await this.#db
+      .selectFrom('authorizations')
+      .select(AUTHZ_COLUMNS)
+      .where('account_id', '=', accountId)
+      .where(
+        'identifier_value',
+        'in',
+        identifiers.map((i) => i.value),
+      )
+      .where('status', '=', 'valid')
+      .where('expires_at', '>', now)
+      .execute();
+    return this.#withChallenges(rows as AuthorizationsTable[]);
+  }
+
+  async createOrder(order: Order, newAuthorizations: Authorization[]): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      if (newAuthorizations.length > 0) {
+        await trx.insertInto('authorizations').values(newAuthorizations.map(authorizationToRow)).execute();
+        const challenges = newAuthorizations.flatMap((a) => a.challenges.map(challengeToRow));
+        if (challenges.length > 0) await trx.insertInto('challenges').values(challenges).execute();
+      }
+      await trx.insertInto('orders').values(orderToRow(order)).execute();
+    });
+  }
+
+  async getOrder(id: string): Promise<Order | undefined> {
+    const row = await this.#q.orderById.first(this.#db, { id });
+    return row && orderRowToOrder(row);
+  }
+
+  async getAuthorizations(ids: string[]): Promise<Authorization[]> {
+    if (ids.length === 0) return [];
+    if (ids.length === 1) {
+      const one = await this.getAuthorization(ids[0]!);
+      return one ? [one] : [];
+    }
+    const rows = await this.#db
+      .selectFrom('authorizations')
+      .select(AUTHZ_COLUMNS)
+      .where('id', 'in', ids)
+      .execute();
+    const byId = new Map((await this.#withChallenges(rows as AuthorizationsTable[])).map((a) => [a.id, a]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  async listOrderIds(
+    accountId: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<{ ids: string[]; next: string | undefined }> {
+    let q = this.#db
+      .selectFrom('orders')
+      .select(['id', 'created_at'])
+      .where('account_id', '=', accountId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit + 1);
+    const c = parseCursor(cursor);
+    if (c) {
+      q = q.where((eb) =>
+        eb.or([
+          eb('created_at', '>', c.createdAt),
+          eb.and([eb('created_at', '=', c.createdAt), eb('id', '>', c.id)]),
+        ]),
+      );
+    }
+    const rows = await q.execute();
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const next = rows.length > limit && last ? `${Number(last.created_at)}.${last.id}` : undefined;
+    return { ids: page.map((r) => r.id), next };
+  }
+
+  async getAuthorization(id: string): Promise<Authorization | undefined> {
+    const row = await this.#q.authzById.first(this.#db, { id });
+    if (!row) return undefined;
+    const challenges = await this.#q.challengesByAuthz.execute(this.#db, { id });
+    return authorizationRowToAuthorization(
+      row as AuthorizationsTable,
+      (challenges.rows as ChallengesTable[]).map(challengeRowToChallenge),
+    );
+  }
+
+  async deactivateAuthorization(id: string): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('authorizations')
+      .set({ status: 'deactivated' })
+      .where('id', '=', id)
+      .where('status', 'in', ['pending', 'valid'])
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async getChallenge(
+    id: string,
+  ): Promise<{ challenge: Challenge; authorization: Authorization } | undefined> {
+    const row = await this.#q.challengeById.first(this.#db, { id });
+    if (!row) return undefined;
+    const authorization = await this.getAuthorization(row.authorization_id);
+    if (!authorization) return undefined;
+    const challenge = authorization.challenges.find((c) => c.id === id)!;
+    return { challenge, authorization };
+  }
+
+  async startChallenge(challengeId: string): Promise<boolean> {
+    const r = await this.#q.startChallenge.execute(this.#db, { id: challengeId });
+    return Number(r.numAffectedRows) === 1;
+  }
+
+  async recordValidation(
+    challengeId: string,
+    authorizationId: string,
+    outcome: { valid: true; at: number } | { valid: false; at: number; error: ProblemJson },
+  ): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const r = await trx
+        .updateTable('challenges')
+        .set(
+          outcome.valid
+            ? { status: 'valid', validated_at: outcome.at, error: null }
+            : { status: 'invalid', error: JSON.stringify(outcome.error) },
+        )
+        .where('id', '=', challengeId)
+        .where('status', '=', 'processing')
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) return false;
+      await trx
+        .updateTable('authorizations')
+        .set({ status: outcome.valid ? 'valid' : 'invalid' })
+        .where('id', '=', authorizationId)
+        .where('status', '=', 'pending')
+        .execute();
+      return true;
+    });
+  }
+
+  async listProcessingChallenges(): Promise<{ challenge: Challenge; authorization: Authorization }[]> {
+    const rows = await this.#db
+      .selectFrom('challenges')
+      .select('id')
+      .where('status', '=', 'processing')
+      .execute();
+    const out = [];
+    for (const r of rows) {
+      const found = await this.getChallenge(r.id);
+      if (found) out.push(found);
+    }
+    return out;
+  }
+
+  async beginFinalize(orderId: string, now: number): Promise<boolean> {
+    const r = await this.#q.beginFinalize.execute(this.#db, { id: orderId, now });
+    return Number(r.numAffectedRows) === 1;
+  }
+
+  async completeFinalize(orderId: string, certificate: Certificate): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.insertInto('certificates').values(certificateToRow(certificate)).execute();
+      const r = await trx
+        .updateTable('orders')
+        .set({ status: 'valid', certificate_id: certificate.id })
+        .where('id', '=', orderId)
+        .where('status', '=', 'processing')
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) throw new Error(`order ${orderId} was not processing`);
+    });
+  }
+
+  async failOrder(orderId: string, error: ProblemJson): Promise<void> {
+    await this.#db
+      .updateTable('orders')
+      .set({ status: 'invalid', error: JSON.stringify(error) })
+      .where('id', '=', orderId)
+      .where('status', 'in', ['pending', 'processing'])
+      .execute();
+  }
+
+  async failStaleProcessingOrders(before: number, error: ProblemJson): Promise<number> {
+    const r = await this.#db
+      .updateTable('orders')
+      .set({ status: 'invalid', error: JSON.stringify(error) })
+      .where('status', '=', 'processing')
+      .where('finalize_started_at', '<', before)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
+  async getCertificate(id: string): Promise<Certificate | undefined> {
+    const row = await this.#q.certById.first(this.#db, { id });
+    return row && certificateRowToCertificate(row);
+  }
+
+  async getCertificateBySerial(serial: string): Promise<Certificate | undefined> {
+    const row = await this.#q.certBySerial.first(this.#db, { serial });
+    return row && certificateRowToCertificate(row);
+  }
+
+  async revokeCertificate(id: string, reason: number, at: number): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('certificates')
+      .set({ status: 'revoked', revoked_at: at, revocation_reason: reason })
+      .where('id', '=', id)
+      .where('status', '=', 'valid')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.#db);
+  }
+
+  async close(): Promise<void> {
+    await this.#db.destroy();
+  }
+
+  async #withChallenges(rows: AuthorizationsTable[]): Promise<Authorization[]> {
+    if (rows.length === 0) return [];
+    const challenges = await this.#db
+      .selectFrom('challenges')
+      .select(CHALLENGE_COLUMNS)
+      .where(
+        'authorization_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .execute();
+    const byAuthz = new Map<string, Challenge[]>();
+    for (const c of challenges) {
+      const list = byAuthz.get(c.authorization_id) ?? [];
+      list.push(challengeRowToChallenge(c as ChallengesTable));
+      byAuthz.set(c.authorization_id, list);
+    }
+    return rows.map((r) => authorizationRowToAuthorization(r, byAuthz.get(r.id) ?? []));
+  }
+}
+
+function parseCursor(cursor: string | undefined): { createdAt: number; id: string } | undefined {
+  if (!cursor) return undefined;
+  const dot = cursor.indexOf('.');
+  const createdAt = Number(cursor.slice(0, dot));
+  if (dot < 1 || !Number.isSafeInteger(createdAt)) return undefined;
+  return { createdAt, id: cursor.slice(dot + 1) };
+}

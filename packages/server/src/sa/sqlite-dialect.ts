@@ -1,0 +1,113 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type Kysely,
+  type QueryResult,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from 'kysely';
+
+/**
+ * Kysely over node:sqlite (built into Node 24, no native addon). node:sqlite is synchronous and has one
+ * connection, so the driver hands that connection to one user at a time: a transaction holds it from
+ * BEGIN to COMMIT and no other query can interleave (Kysely's own SqliteDriver has no such lock).
+ * Prepared statements are cached by SQL text.
+ */
+export class NodeSqliteDialect implements Dialect {
+  readonly #db: DatabaseSync;
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+  createAdapter() {
+    return new SqliteAdapter();
+  }
+  createDriver(): Driver {
+    return new NodeSqliteDriver(this.#db);
+  }
+  createQueryCompiler() {
+    return new SqliteQueryCompiler();
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: Kysely's introspector takes any database
+  createIntrospector(db: Kysely<any>) {
+    return new SqliteIntrospector(db);
+  }
+}
+
+class NodeSqliteDriver implements Driver {
+  readonly #connection: NodeSqliteConnection;
+  #tail: Promise<void> = Promise.resolve();
+  #release: (() => void) | undefined;
+
+  constructor(db: DatabaseSync) {
+    this.#connection = new NodeSqliteConnection(db);
+  }
+  async init(): Promise<void> {}
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const previous = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((r) => {
+      release = r;
+    });
+    await previous;
+    this.#release = release;
+    return this.#connection;
+  }
+  async releaseConnection(): Promise<void> {
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
+  }
+  async beginTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+  async commitTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw('commit'));
+  }
+  async rollbackTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw('rollback'));
+  }
+  async destroy(): Promise<void> {
+    this.#connection.close();
+  }
+}
+
+type SqlValue = null | number | bigint | string | Uint8Array;
+
+class NodeSqliteConnection implements DatabaseConnection {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, { stmt: StatementSync; reader: boolean }>();
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    let entry = this.#statements.get(query.sql);
+    if (!entry) {
+      const stmt = this.#db.prepare(query.sql);
+      entry = { stmt, reader: stmt.columns().length > 0 };
+      if (this.#statements.size < 500) this.#statements.set(query.sql, entry);
+    }
+    const params = query.parameters.map(toSqlValue);
+    if (entry.reader) return { rows: entry.stmt.all(...params) as R[] };
+    const r = entry.stmt.run(...params);
+    return { rows: [], numAffectedRows: BigInt(r.changes), insertId: BigInt(r.lastInsertRowid) };
+  }
+  // biome-ignore lint/correctness/useYield: streaming is not used; refuse it loudly
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming queries are not supported by the node:sqlite driver');
+  }
+}
+
+function toSqlValue(v: unknown): SqlValue {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string') return v;
+  if (v instanceof Uint8Array) return v;
+  return String(v);
+}

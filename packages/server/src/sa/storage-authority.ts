@@ -1,0 +1,81 @@
+import type { Identifier, ProblemJson } from '@akamu/protocol';
+import type { Account, Authorization, Certificate, Challenge, Order } from '../core/types.ts';
+
+/**
+ * Everything the server stores, behind one interface (RFC 8555 objects, nonces, settings). The SQL
+ * implementation is SqlStorageAuthority; an embedder may pass its own. Every method that changes more
+ * than one row does so in one transaction; conditional updates return whether they applied.
+ */
+export interface StorageAuthority {
+  /** Returns the stored value, storing `value` first if the setting is absent (first writer wins). */
+  getOrCreateSetting(name: string, value: string): Promise<string>;
+
+  /** Records a nonce as used; false if it was used before. */
+  consumeNonce(nonce: string, expiresAt: number): Promise<boolean>;
+  deleteExpiredNonces(now: number): Promise<number>;
+
+  getAccount(id: string): Promise<Account | undefined>;
+  getAccountByThumbprint(thumbprint: string): Promise<Account | undefined>;
+  /** Inserts the account; if the key is already registered returns that account instead (`created: false`). */
+  createAccount(account: Account): Promise<{ account: Account; created: boolean }>;
+  updateAccount(
+    id: string,
+    changes: { contact?: string[]; status?: Account['status'] },
+  ): Promise<Account | undefined>;
+  /** RFC 8555 §7.3.5: swaps the key if `oldThumbprint` is current; 'conflict' if the new key belongs to an account. */
+  changeAccountKey(
+    id: string,
+    oldThumbprint: string,
+    next: { thumbprint: string; jwk: Record<string, unknown> },
+  ): Promise<'changed' | 'conflict' | 'stale'>;
+
+  /** Valid, unexpired authorizations of the account for these identifiers (for reuse, §7.4). */
+  findValidAuthorizations(
+    accountId: string,
+    identifiers: Identifier[],
+    now: number,
+  ): Promise<Authorization[]>;
+  /** Inserts the order with its new authorizations and their challenges, in one transaction. */
+  createOrder(order: Order, newAuthorizations: Authorization[]): Promise<void>;
+  getOrder(id: string): Promise<Order | undefined>;
+  /** The order's authorizations, with challenges, in the order's order. */
+  getAuthorizations(ids: string[]): Promise<Authorization[]>;
+  /** Order ids of an account, oldest first, from an opaque cursor; `next` is set when more follow. */
+  listOrderIds(
+    accountId: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<{ ids: string[]; next: string | undefined }>;
+
+  getAuthorization(id: string): Promise<Authorization | undefined>;
+  deactivateAuthorization(id: string): Promise<boolean>;
+  getChallenge(id: string): Promise<{ challenge: Challenge; authorization: Authorization } | undefined>;
+  /** pending → processing; false if the challenge was not pending. */
+  startChallenge(challengeId: string): Promise<boolean>;
+  /** processing → valid/invalid and the authorization with it, in one transaction. */
+  recordValidation(
+    challengeId: string,
+    authorizationId: string,
+    outcome: { valid: true; at: number } | { valid: false; at: number; error: ProblemJson },
+  ): Promise<boolean>;
+  /** Challenges left processing (e.g. by a crash), to validate again. */
+  listProcessingChallenges(): Promise<{ challenge: Challenge; authorization: Authorization }[]>;
+
+  /** pending → processing (finalize), noting when; false when the order was not pending. */
+  beginFinalize(orderId: string, now: number): Promise<boolean>;
+  /** processing → valid, with the certificate inserted in the same transaction. */
+  completeFinalize(orderId: string, certificate: Certificate): Promise<void>;
+  /** processing or pending → invalid with the error. */
+  failOrder(orderId: string, error: ProblemJson): Promise<void>;
+  /** Fails orders whose finalization began before `before` and never ended (a crash between the two steps). */
+  failStaleProcessingOrders(before: number, error: ProblemJson): Promise<number>;
+
+  getCertificate(id: string): Promise<Certificate | undefined>;
+  getCertificateBySerial(serial: string): Promise<Certificate | undefined>;
+  /** valid → revoked; false if already revoked. */
+  revokeCertificate(id: string, reason: number, at: number): Promise<boolean>;
+
+  /** Liveness of the store (used by readiness checks). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

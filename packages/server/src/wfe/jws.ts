@@ -1,0 +1,186 @@
+import { constants, createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { ecCoordinateSize, fromB64u, type Jwk, jwkThumbprint } from '@akamu/protocol';
+import { AcmeError, malformed } from '../errors.ts';
+
+/** RFC 8555 §6.2: the accepted JWS algorithms. MAC algorithms and "none" are never accepted. */
+export const JWS_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export type JwsAlgorithm = (typeof JWS_ALGORITHMS)[number];
+
+export interface ProtectedHeader {
+  alg: JwsAlgorithm;
+  nonce?: string;
+  url: string;
+  jwk?: Jwk;
+  kid?: string;
+  [other: string]: unknown;
+}
+
+export interface FlattenedJws {
+  protectedB64: string;
+  payloadB64: string;
+  signature: Buffer;
+  header: ProtectedHeader;
+  /** The decoded payload: undefined for POST-as-GET (empty payload, RFC 8555 §6.3). */
+  payload: unknown;
+}
+
+/** RFC 8555 §6.2: flattened JSON serialization, one signature, no unprotected header. */
+export function parseFlattenedJws(body: unknown): FlattenedJws {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw malformed('the body is not a JWS object');
+  const b = body as Record<string, unknown>;
+  if ('signatures' in b)
+    throw malformed('the JWS must use the flattened JSON serialization with one signature');
+  if ('header' in b) throw malformed('the JWS unprotected header must not be used');
+  if (typeof b.protected !== 'string' || typeof b.payload !== 'string' || typeof b.signature !== 'string') {
+    throw malformed('the JWS must have string "protected", "payload" and "signature" members');
+  }
+  const protectedRaw = fromB64u(b.protected);
+  const signature = fromB64u(b.signature);
+  const payloadRaw = fromB64u(b.payload);
+  if (!protectedRaw || !signature || !payloadRaw)
+    throw malformed('the JWS members must be base64url without padding');
+  const header = parseJson(protectedRaw, 'protected header');
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw malformed('the JWS protected header is not a JSON object');
+  }
+  const payload = b.payload === '' ? undefined : parseJson(payloadRaw, 'payload');
+  return {
+    protectedB64: b.protected,
+    payloadB64: b.payload,
+    signature,
+    header: checkHeader(header as Record<string, unknown>),
+    payload,
+  };
+}
+
+function parseJson(raw: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw malformed(`the JWS ${what} is not valid JSON`);
+  }
+}
+
+/** RFC 8555 §6.2: alg from the allow-list; exactly one of jwk and kid; url a string; RFC 7515 §4.1.11 crit. */
+function checkHeader(h: Record<string, unknown>): ProtectedHeader {
+  if (typeof h.alg !== 'string' || !(JWS_ALGORITHMS as readonly string[]).includes(h.alg)) {
+    throw new AcmeError('badSignatureAlgorithm', `JWS algorithm ${JSON.stringify(h.alg)} is not accepted`, {
+      extra: { algorithms: [...JWS_ALGORITHMS] },
+    });
+  }
+  if ((h.jwk === undefined) === (h.kid === undefined)) {
+    throw malformed('the JWS protected header must contain exactly one of "jwk" and "kid"');
+  }
+  if (
+    h.jwk !== undefined &&
+    (typeof h.jwk !== 'object' || h.jwk === null || typeof (h.jwk as Jwk).kty !== 'string')
+  ) {
+    throw malformed('the JWS "jwk" is not a JSON Web Key');
+  }
+  if (h.kid !== undefined && typeof h.kid !== 'string') throw malformed('the JWS "kid" must be a string');
+  if (typeof h.url !== 'string') throw malformed('the JWS protected header must contain a "url"');
+  if (h.nonce !== undefined && typeof h.nonce !== 'string')
+    throw malformed('the JWS "nonce" must be a string');
+  if (h.crit !== undefined) throw malformed('no JWS "crit" extensions are understood');
+  return h as ProtectedHeader;
+}
+
+export interface PublicJwk {
+  key: KeyObject;
+  jwk: Jwk;
+  thumbprint: string;
+}
+
+/** Minimum RSA modulus for account keys. */
+const MIN_RSA_BITS = 2048;
+const MAX_RSA_BITS = 8192;
+
+/**
+ * Imports a client's JWK as a public key, checking it fits the algorithm (RFC 7518 §3): EC curve per ES*,
+ * RSA of 2048–8192 bits for RS256/PS256, Ed25519/Ed448 for EdDSA. Private members are refused.
+ */
+export function importJwk(raw: Jwk, alg: JwsAlgorithm): PublicJwk {
+  if ('d' in raw || 'p' in raw || 'q' in raw)
+    throw new AcmeError('badPublicKey', 'the JWK contains private key material');
+  let jwk: Jwk;
+  let thumbprint: string;
+  let key: KeyObject;
+  try {
+    jwk = publicMembers(raw);
+    thumbprint = jwkThumbprint(jwk);
+    key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  } catch (e) {
+    throw new AcmeError('badPublicKey', `the JWK is not a usable public key: ${(e as Error).message}`);
+  }
+  checkKeyMatchesAlg(key, alg);
+  return { key, jwk, thumbprint };
+}
+
+function publicMembers(jwk: Jwk): Jwk {
+  switch (jwk.kty) {
+    case 'EC':
+      return { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y };
+    case 'RSA':
+      return { kty: 'RSA', n: jwk.n, e: jwk.e };
+    case 'OKP':
+      return { kty: 'OKP', crv: jwk.crv, x: jwk.x };
+    default:
+      throw new TypeError(`key type ${jwk.kty} is not supported`);
+  }
+}
+
+const CURVE_FOR_ALG: Record<string, string> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
+
+export function checkKeyMatchesAlg(key: KeyObject, alg: JwsAlgorithm): void {
+  const type = key.asymmetricKeyType;
+  const ok =
+    alg === 'EdDSA'
+      ? type === 'ed25519' || type === 'ed448'
+      : alg === 'RS256' || alg === 'PS256'
+        ? type === 'rsa'
+        : type === 'ec' && key.asymmetricKeyDetails?.namedCurve === CURVE_FOR_ALG[alg];
+  if (!ok) throw new AcmeError('badPublicKey', `a ${describe(key)} key cannot sign ${alg}`);
+  if (type === 'rsa') {
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
+      throw new AcmeError(
+        'badPublicKey',
+        `RSA keys must be ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits, not ${bits}`,
+      );
+    }
+  }
+}
+
+function describe(key: KeyObject): string {
+  const d = key.asymmetricKeyDetails;
+  return key.asymmetricKeyType === 'ec' ? `EC ${d?.namedCurve}` : String(key.asymmetricKeyType);
+}
+
+/** Verifies the JWS signature over ASCII(protected || '.' || payload) with node:crypto (RFC 7515 §5.2). */
+export function verifyJwsSignature(jws: FlattenedJws, key: KeyObject): boolean {
+  const data = Buffer.from(`${jws.protectedB64}.${jws.payloadB64}`, 'ascii');
+  const alg = jws.header.alg;
+  try {
+    switch (alg) {
+      case 'RS256':
+        return verify('sha256', data, key, jws.signature);
+      case 'PS256':
+        return verify(
+          'sha256',
+          data,
+          { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+          jws.signature,
+        );
+      case 'EdDSA':
+        return verify(null, data, key, jws.signature);
+      default: {
+        if (jws.signature.length !== 2 * ecCoordinateSize(alg)!) return false;
+        const hash = alg === 'ES256' ? 'sha256' : alg === 'ES384' ? 'sha384' : 'sha512';
+        return verify(hash, data, { key, dsaEncoding: 'ieee-p1363' }, jws.signature);
+      }
+    }
+  } catch {
+    return false;
+  }
+}

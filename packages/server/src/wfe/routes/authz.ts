@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import { notFound } from '../../errors.ts';
+import { assertOwner, sendJson, type WfeContext } from '../context.ts';
+import { authorizationToJson, challengeToJson } from '../render.ts';
+
+/** RFC 8555 §7.5: authorization (POST-as-GET, deactivation) and challenge (respond, POST-as-GET). */
+export function registerAuthz(app: FastifyInstance, ctx: WfeContext): void {
+  app.post<{ Params: { id: string } }>('/acme/authz/:id', async (request, reply) => {
+    const { account, payload } = await ctx.verifier.byAccount(request);
+    const authz = await ctx.sa.getAuthorization(request.params.id);
+    if (!authz) throw notFound('authorization');
+    assertOwner(account, authz.accountId, 'authorization');
+    const updated = await ctx.ra.updateAuthorization(authz, payload);
+    if (updated.challenges.some((c) => c.status === 'processing')) {
+      reply.header('Retry-After', String(ctx.retryAfterSeconds));
+    }
+    return sendJson(
+      reply,
+      200,
+      authorizationToJson(updated, ctx.clock.now(), ctx.urls),
+      ctx.urls.authz(authz.id),
+    );
+  });
+
+  app.post<{ Params: { id: string } }>('/acme/chall/:id', async (request, reply) => {
+    const { account, payload } = await ctx.verifier.byAccount(request);
+    const found = await ctx.sa.getChallenge(request.params.id);
+    if (!found) throw notFound('challenge');
+    assertOwner(account, found.authorization.accountId, 'challenge');
+    // RFC 8555 §7.5.1: an empty object answers the challenge; POST-as-GET (no payload) reads it.
+    const authz =
+      payload === undefined
+        ? found.authorization
+        : await ctx.ra.respondChallenge(account, found.authorization, found.challenge.id);
+    const challenge = authz.challenges.find((c) => c.id === found.challenge.id)!;
+    if (challenge.status === 'processing') reply.header('Retry-After', String(ctx.retryAfterSeconds));
+    reply.header('Link', [`<${ctx.urls.directory}>;rel="index"`, `<${ctx.urls.authz(authz.id)}>;rel="up"`]);
+    return sendJson(reply, 200, challengeToJson(challenge, ctx.urls));
+  });
+}

@@ -1,0 +1,27 @@
+import type { DirectoryJson } from '@akamu/protocol';
+import type { FastifyInstance } from 'fastify';
+import type { WfeContext } from '../context.ts';
+
+/** RFC 8555 §7.1.1 directory, and §7.2 new-nonce (HEAD 200, GET 204, never cached). */
+export function registerDirectory(app: FastifyInstance, ctx: WfeContext): void {
+  app.get('/acme/directory', async (_req, reply) => {
+    const { urls } = ctx;
+    const dir: DirectoryJson = {
+      newNonce: urls.newNonce,
+      newAccount: urls.newAccount,
+      newOrder: urls.newOrder,
+      revokeCert: urls.revokeCert,
+      keyChange: urls.keyChange,
+      meta: ctx.meta,
+    };
+    return reply.type('application/json').send(dir);
+  });
+  app.route({
+    method: 'HEAD',
+    url: '/acme/new-nonce',
+    handler: async (_req, reply) => reply.code(200).header('Cache-Control', 'no-store').send(),
+  });
+  app.get('/acme/new-nonce', { exposeHeadRoute: false }, async (_req, reply) =>
+    reply.code(204).header('Cache-Control', 'no-store').send(),
+  );
+}

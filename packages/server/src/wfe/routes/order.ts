@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import { notFound } from '../../errors.ts';
+import { assertOwner, sendJson, type WfeContext } from '../context.ts';
+import { orderToJson } from '../render.ts';
+
+/** RFC 8555 §7.4: order (POST-as-GET) and finalize. A processing order carries Retry-After. */
+export function registerOrder(app: FastifyInstance, ctx: WfeContext): void {
+  app.post<{ Params: { id: string } }>('/acme/order/:id', async (request, reply) => {
+    const { account } = await ctx.verifier.byAccount(request);
+    const order = await ctx.sa.getOrder(request.params.id);
+    if (!order) throw notFound('order');
+    assertOwner(account, order.accountId, 'order');
+    const { status } = await ctx.ra.loadOrder(order);
+    if (status === 'processing') reply.header('Retry-After', String(ctx.retryAfterSeconds));
+    return sendJson(reply, 200, orderToJson(order, status, ctx.urls), ctx.urls.order(order.id));
+  });
+
+  app.post<{ Params: { id: string } }>('/acme/order/:id/finalize', async (request, reply) => {
+    const { account, payload, key } = await ctx.verifier.byAccount(request);
+    const order = await ctx.sa.getOrder(request.params.id);
+    if (!order) throw notFound('order');
+    assertOwner(account, order.accountId, 'order');
+    const finalized = await ctx.ra.finalize(account, key, order, payload);
+    const { status } = await ctx.ra.loadOrder(finalized);
+    if (status === 'processing') reply.header('Retry-After', String(ctx.retryAfterSeconds));
+    return sendJson(reply, 200, orderToJson(finalized, status, ctx.urls), ctx.urls.order(order.id));
+  });
+}
