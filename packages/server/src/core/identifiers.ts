@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Identifier } from '@akamu/protocol';
-import { AcmeError, combineErrors } from '../errors.ts';
+import { AcmeError } from '../errors.ts';
 
 /**
  * Identifier rules for new-order (RFC 8555 §7.1.3, §7.4; RFC 8738 for IP addresses).
@@ -48,8 +48,14 @@ export interface NormalizedIdentifier {
   wildcard: boolean;
 }
 
-/** Checks and normalizes the identifiers of an order; every bad identifier becomes a subproblem. */
-export function parseOrderIdentifiers(raw: unknown, maxIdentifiers: number): NormalizedIdentifier[] {
+/**
+ * Checks and normalizes the identifiers of an order. A malformed list throws; each identifier the CA
+ * refuses becomes an error for the caller to report as a subproblem (RFC 8555 §6.7.1).
+ */
+export function parseOrderIdentifiers(
+  raw: unknown,
+  maxIdentifiers: number,
+): { identifiers: NormalizedIdentifier[]; errors: AcmeError[] } {
   if (!Array.isArray(raw) || raw.length === 0)
     throw new AcmeError('malformed', 'identifiers must be a non-empty array');
   if (raw.length > maxIdentifiers) {
@@ -70,8 +76,7 @@ export function parseOrderIdentifiers(raw: unknown, maxIdentifiers: number): Nor
     if (r instanceof AcmeError) errors.push(r);
     else out.set(`${r.identifier.type}:${r.identifier.value}`, r);
   }
-  if (errors.length > 0) throw combineErrors(errors, 'the order names identifiers the CA will not issue for');
-  return [...out.values()];
+  return { identifiers: [...out.values()], errors };
 }
 
 export function normalizeIdentifier(id: Identifier): NormalizedIdentifier | AcmeError {

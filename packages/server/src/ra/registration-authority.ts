@@ -138,7 +138,7 @@ export class RegistrationAuthority {
   async newOrder(account: Account, payload: unknown): Promise<Order> {
     const p = asObject(payload, 'new-order');
     const now = this.#d.clock.now();
-    const ids = parseOrderIdentifiers(p.identifiers, this.#d.policy.maxIdentifiers);
+    const { identifiers: ids, errors } = parseOrderIdentifiers(p.identifiers, this.#d.policy.maxIdentifiers);
     const notBefore = parseTimestamp(p.notBefore, 'notBefore');
     const notAfter = parseTimestamp(p.notAfter, 'notAfter');
     this.#checkValidityRequest(notBefore, notAfter, now);
@@ -150,7 +150,6 @@ export class RegistrationAuthority {
       ids.map((i) => ({ type: i.identifier.type, value: i.authzValue })),
       now,
     );
-    const errors: AcmeError[] = [];
     const authorizationIds: string[] = [];
     const created: Authorization[] = [];
     for (const id of ids) {

@@ -11,9 +11,6 @@ export function registerAuthz(app: FastifyInstance, ctx: WfeContext): void {
     if (!authz) throw notFound('authorization');
     assertOwner(account, authz.accountId, 'authorization');
     const updated = await ctx.ra.updateAuthorization(authz, payload);
-    if (updated.challenges.some((c) => c.status === 'processing')) {
-      reply.header('Retry-After', String(ctx.retryAfterSeconds));
-    }
     return sendJson(
       reply,
       200,
@@ -33,7 +30,6 @@ export function registerAuthz(app: FastifyInstance, ctx: WfeContext): void {
         ? found.authorization
         : await ctx.ra.respondChallenge(account, found.authorization, found.challenge.id);
     const challenge = authz.challenges.find((c) => c.id === found.challenge.id)!;
-    if (challenge.status === 'processing') reply.header('Retry-After', String(ctx.retryAfterSeconds));
     reply.header('Link', [`<${ctx.urls.directory}>;rel="index"`, `<${ctx.urls.authz(authz.id)}>;rel="up"`]);
     return sendJson(reply, 200, challengeToJson(challenge, ctx.urls));
   });

@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { createPublicKey, X509Certificate } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { AcmeProblemError, createCsr, generateKey } from '@akamu/client';
+import { pemToDer } from '@akamu/protocol';
+import { startTestCa, type TestCa } from '../helpers.ts';
+
+/** The RFC 8555 issuance flow end to end: real HTTPS server, real SQLite, real http-01 responder. */
+describe('issuance', () => {
+  let ca: TestCa;
+  before(async () => {
+    ca = await startTestCa();
+  });
+  after(() => ca.close());
+
+  async function issue(client: Awaited<ReturnType<TestCa['account']>>, names: string[], ips: string[] = []) {
+    const identifiers = [
+      ...names.map((value) => ({ type: 'dns', value })),
+      ...ips.map((value) => ({ type: 'ip', value })),
+    ];
+    const { url, order } = await client.newOrder({ identifiers });
+    assert.equal(order.status, 'pending');
+    for (const authzUrl of order.authorizations) {
+      const authz = await client.getAuthorization(authzUrl);
+      const challenge = authz.challenges.find((c) => c.type === 'http-01')!;
+      await ca.solver.present(authz.identifier, challenge, client.keyAuthorization(challenge.token));
+      await client.respondChallenge(challenge.url);
+      const done = await client.waitForAuthorization(authzUrl);
+      assert.equal(done.status, 'valid', JSON.stringify(done));
+    }
+    const ready = await client.waitForOrder(url, ['ready']);
+    const key = generateKey('ec:P-256');
+    const finalized = await client.finalize(ready, createCsr({ key, dnsNames: names, ipAddresses: ips }));
+    const valid = finalized.status === 'valid' ? finalized : await client.waitForOrder(url, ['valid']);
+    const { pem } = await client.downloadCertificate(valid.certificate!);
+    return { pem, key, orderUrl: url, order: valid };
+  }
+
+  it('issues a certificate for two names that chains to the root', async () => {
+    const client = await ca.account();
+    const { pem, key } = await issue(client, ['www.example.localhost', 'api.example.localhost']);
+    const [leafDer, issuerDer] = pemToDer(pem);
+    assert.ok(leafDer && issuerDer, 'leaf and intermediate');
+    const leaf = new X509Certificate(leafDer);
+    const issuer = new X509Certificate(issuerDer);
+    const root = new X509Certificate(ca.caBundle);
+    assert.ok(leaf.verify(issuer.publicKey), 'signed by the intermediate');
+    assert.ok(issuer.verify(root.publicKey), 'intermediate signed by the root');
+    assert.equal(leaf.subjectAltName, 'DNS:www.example.localhost, DNS:api.example.localhost');
+    assert.ok(leaf.publicKey.equals(createPublicKey(key)), 'certificate carries the CSR key');
+    assert.match(leaf.serialNumber, /^[0-9A-F]{32,34}$/);
+    const days = (Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 86_400_000;
+    assert.ok(days > 89.9 && days < 90.1, `90 days, got ${days}`);
+  });
+
+  it('issues for an IP identifier (RFC 8738)', async () => {
+    const client = await ca.account();
+    const { pem } = await issue(client, [], ['127.0.0.1']);
+    const leaf = new X509Certificate(pemToDer(pem)[0]!);
+    assert.equal(leaf.subjectAltName, 'IP Address:127.0.0.1');
+  });
+
+  it('reuses a valid authorization of the same account, not of another', async () => {
+    const client = await ca.account();
+    const first = await issue(client, ['reuse.example.localhost']);
+    const again = await client.newOrder({ identifiers: [{ type: 'dns', value: 'reuse.example.localhost' }] });
+    assert.equal(again.order.status, 'ready');
+    assert.deepEqual(again.order.authorizations, first.order.authorizations);
+    const other = await ca.account();
+    const theirs = await other.newOrder({ identifiers: [{ type: 'dns', value: 'reuse.example.localhost' }] });
+    assert.equal(theirs.order.status, 'pending');
+    assert.notDeepEqual(theirs.order.authorizations, first.order.authorizations);
+  });
+
+  it('records a failed http-01 validation with its error and makes the order invalid', async () => {
+    const client = await ca.account();
+    const { url, order } = await client.newOrder({
+      identifiers: [{ type: 'dns', value: 'nobody.example.localhost' }],
+    });
+    const authz = await client.getAuthorization(order.authorizations[0]!);
+    const challenge = authz.challenges.find((c) => c.type === 'http-01')!;
+    await client.respondChallenge(challenge.url); // nothing presented: the responder answers 404
+    await assert.rejects(client.waitForAuthorization(order.authorizations[0]!), /invalid/);
+    const failed = await client.getAuthorization(order.authorizations[0]!);
+    assert.equal(failed.status, 'invalid');
+    const err = failed.challenges[0]!.error!;
+    assert.equal(err.type, 'urn:ietf:params:acme:error:unauthorized');
+    assert.deepEqual(err.identifier, { type: 'dns', value: 'nobody.example.localhost' });
+    assert.equal((await client.getOrder(url)).status, 'invalid');
+  });
+
+  it('refuses http-01 for wildcards and bad identifiers with one subproblem each', async () => {
+    const client = await ca.account();
+    const err = await client
+      .newOrder({
+        identifiers: [
+          { type: 'dns', value: '*.wild.example.localhost' },
+          { type: 'dns', value: 'bad_name.example' },
+          { type: 'email', value: 'a@b.c' },
+        ],
+      })
+      .catch((e) => e);
+    assert.ok(err instanceof AcmeProblemError);
+    assert.equal(err.type, 'urn:ietf:params:acme:error:compound');
+    const subs = err.problem.subproblems!;
+    assert.equal(subs.length, 3);
+    assert.deepEqual(
+      subs
+        .map((s) => [s.type.split(':').at(-1), s.identifier?.value])
+        .sort((a, b) => String(a[1]).localeCompare(String(b[1]))),
+      [
+        ['rejectedIdentifier', '*.wild.example.localhost'],
+        ['unsupportedIdentifier', 'a@b.c'],
+        ['rejectedIdentifier', 'bad_name.example'],
+      ],
+    );
+  });
+
+  it('refuses to finalize an order that is not ready, and CSRs that do not match', async () => {
+    const client = await ca.account();
+    const { order } = await client.newOrder({
+      identifiers: [{ type: 'dns', value: 'early.example.localhost' }],
+    });
+    const key = generateKey('ec:P-256');
+    const early = await client
+      .finalize(order, createCsr({ key, dnsNames: ['early.example.localhost'] }))
+      .catch((e) => e);
+    assert.equal(early.type, 'urn:ietf:params:acme:error:orderNotReady');
+    assert.equal(early.status, 403);
+
+    const { order: ready } = await issueUntilReady(client, 'csr.example.localhost');
+    const extra = await client
+      .finalize(ready, createCsr({ key, dnsNames: ['csr.example.localhost', 'other.example.localhost'] }))
+      .catch((e) => e);
+    assert.equal(extra.type, 'urn:ietf:params:acme:error:badCSR');
+    const accountKey = await client
+      .finalize(ready, createCsr({ key: client.accountKey, dnsNames: ['csr.example.localhost'] }))
+      .catch((e) => e);
+    assert.equal(accountKey.type, 'urn:ietf:params:acme:error:badCSR');
+    const weak = await client
+      .finalize(ready, createCsr({ key: generateKey('ec:P-521'), dnsNames: ['csr.example.localhost'] }))
+      .then(() => 'accepted')
+      .catch((e) => e.type);
+    assert.equal(weak, 'accepted', 'P-521 is an accepted key');
+  });
+
+  async function issueUntilReady(client: Awaited<ReturnType<TestCa['account']>>, name: string) {
+    const { url, order } = await client.newOrder({ identifiers: [{ type: 'dns', value: name }] });
+    const authz = await client.getAuthorization(order.authorizations[0]!);
+    const challenge = authz.challenges.find((c) => c.type === 'http-01')!;
+    await ca.solver.present(authz.identifier, challenge, client.keyAuthorization(challenge.token));
+    await client.respondChallenge(challenge.url);
+    await client.waitForAuthorization(order.authorizations[0]!);
+    return { url, order: await client.waitForOrder(url, ['ready']) };
+  }
+
+  it('revokes with the account key, the certificate key, or an authorized account; never twice', async () => {
+    const holder = await ca.account();
+    const a = await issue(holder, ['revoke-a.example.localhost']);
+    await holder.revokeCertificate(pemToDer(a.pem)[0]!, { reason: 4 });
+    const twice = await holder.revokeCertificate(pemToDer(a.pem)[0]!).catch((e) => e);
+    assert.equal(twice.type, 'urn:ietf:params:acme:error:alreadyRevoked');
+
+    const b = await issue(holder, ['revoke-b.example.localhost']);
+    const stranger = await ca.account();
+    const refused = await stranger.revokeCertificate(pemToDer(b.pem)[0]!).catch((e) => e);
+    assert.equal(refused.type, 'urn:ietf:params:acme:error:unauthorized');
+    const badReason = await holder.revokeCertificate(pemToDer(b.pem)[0]!, { reason: 7 }).catch((e) => e);
+    assert.equal(badReason.type, 'urn:ietf:params:acme:error:badRevocationReason');
+    await stranger.revokeCertificate(pemToDer(b.pem)[0]!, { certificateKey: b.key, reason: 1 });
+
+    const c = await issue(holder, ['revoke-c.example.localhost']);
+    const authorized = await ca.account();
+    await issueUntilReady(authorized, 'revoke-c.example.localhost');
+    await authorized.revokeCertificate(pemToDer(c.pem)[0]!);
+    const cert = await ca.server.storage.getCertificateBySerial(
+      new X509Certificate(pemToDer(c.pem)[0]!).serialNumber.toLowerCase(),
+    );
+    assert.equal(cert?.status, 'revoked');
+  });
+
+  it('lists the account orders with pagination', async () => {
+    const small = await startTestCa({ acme: { orders_page_size: 2 } });
+    try {
+      const client = await small.account();
+      const urls: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        urls.push(
+          (await client.newOrder({ identifiers: [{ type: 'dns', value: `page${i}.example.localhost` }] }))
+            .url,
+        );
+      }
+      assert.deepEqual(await client.listOrders(), urls);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('deactivates an authorization', async () => {
+    const client = await ca.account();
+    const { url, order } = await client.newOrder({
+      identifiers: [{ type: 'dns', value: 'deact.example.localhost' }],
+    });
+    const authz = await client.deactivateAuthorization(order.authorizations[0]!);
+    assert.equal(authz.status, 'deactivated');
+    assert.equal((await client.getOrder(url)).status, 'invalid');
+  });
+});
