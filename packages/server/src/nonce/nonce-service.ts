@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { b64u, fromB64u } from '@akamu/protocol';
 import type { Clock } from '../clock.ts';
 import type { StorageAuthority } from '../sa/storage-authority.ts';
@@ -18,13 +18,13 @@ export interface NonceService {
  * once they could no longer be accepted anyway.
  */
 export class HmacNonceService implements NonceService {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
   readonly #sa: Pick<StorageAuthority, 'consumeNonce'>;
   readonly #clock: Clock;
   readonly #lifetime: number;
 
   constructor(key: Buffer, sa: Pick<StorageAuthority, 'consumeNonce'>, clock: Clock, lifetimeMs: number) {
-    this.#key = key;
+    this.#key = createSecretKey(key);
     this.#sa = sa;
     this.#clock = clock;
     this.#lifetime = lifetimeMs;

@@ -135,7 +135,8 @@ export class RegistrationAuthority {
 
   // ---- orders (RFC 8555 §7.4) ----
 
-  async newOrder(account: Account, payload: unknown): Promise<Order> {
+  /** RFC 8555 §7.4. The status is ready when every authorization was reused (all valid), else pending. */
+  async newOrder(account: Account, payload: unknown): Promise<{ order: Order; status: 'pending' | 'ready' }> {
     const p = asObject(payload, 'new-order');
     const now = this.#d.clock.now();
     const { identifiers: ids, errors } = parseOrderIdentifiers(p.identifiers, this.#d.policy.maxIdentifiers);
@@ -215,7 +216,7 @@ export class RegistrationAuthority {
       createdAt: now,
     };
     await this.#d.sa.createOrder(order, created);
-    return order;
+    return { order, status: created.length === 0 ? 'ready' : 'pending' };
   }
 
   #checkValidityRequest(notBefore: number | null, notAfter: number | null, now: number): void {

@@ -27,10 +27,11 @@ export function registerAcme(app: FastifyInstance, ctx: WfeContext): void {
     }
   });
 
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('Replay-Nonce', ctx.nonces.issue());
     if (!reply.hasHeader('Link')) reply.header('Link', `<${ctx.urls.directory}>;rel="index"`);
     if (!reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store');
+    done(null, payload);
   });
 
   app.setErrorHandler((err, request, reply) => sendProblem(reply, toAcmeError(err, request)));

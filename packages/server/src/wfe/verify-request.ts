@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { Jwk } from '@akamu/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { Account } from '../core/types.ts';
 import { AcmeError, malformed, unauthorized } from '../errors.ts';
@@ -8,6 +9,7 @@ import {
   checkKeyMatchesAlg,
   type FlattenedJws,
   importJwk,
+  type JwsAlgorithm,
   type PublicJwk,
   parseFlattenedJws,
   verifyJwsSignature,
@@ -36,7 +38,8 @@ export class RequestVerifier {
   readonly #sa: Pick<StorageAuthority, 'getAccount'>;
   readonly #nonces: NonceService;
   readonly #urls: AcmeUrls;
-  readonly #keys = new Map<string, KeyObject>();
+  /** Account keys by thumbprint, with the algorithm they were checked for. */
+  readonly #keys = new Map<string, { key: KeyObject; alg: string }>();
   readonly #maxKeys: number;
 
   constructor(deps: {
@@ -60,7 +63,7 @@ export class RequestVerifier {
     if (jws.header.kid === undefined)
       throw malformed('this resource requires a "kid" (account URL), not a "jwk"');
     const account = await this.#account(jws.header.kid);
-    const key = this.#accountKey(account);
+    const key = this.#accountKey(account, jws.header.alg);
     await this.#finish(jws, key);
     return { jws, payload: jws.payload, account, key };
   }
@@ -113,29 +116,22 @@ export class RequestVerifier {
     return account;
   }
 
-  #accountKey(account: Account): KeyObject {
-    let key = this.#keys.get(account.thumbprint);
-    if (!key) {
-      key = importJwk(account.jwk as Parameters<typeof importJwk>[0], jwsAlgFor(account.jwk)).key;
-      if (this.#keys.size >= this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value!);
-      this.#keys.set(account.thumbprint, key);
-    }
+  /** The account's KeyObject, imported once; the key/alg fit is checked once per algorithm. */
+  #accountKey(account: Account, alg: JwsAlgorithm): KeyObject {
+    const cached = this.#keys.get(account.thumbprint);
+    if (cached && cached.alg === alg) return cached.key;
+    const key = cached?.key ?? importJwk(account.jwk as Jwk, alg).key;
+    checkKeyMatchesAlg(key, alg);
+    if (!cached && this.#keys.size >= this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value!);
+    this.#keys.set(account.thumbprint, { key, alg });
     return key;
   }
 
   async #finish(jws: FlattenedJws, key: KeyObject): Promise<void> {
-    checkKeyMatchesAlg(key, jws.header.alg);
     if (!verifyJwsSignature(jws, key)) throw malformed('the JWS signature does not verify');
     if (jws.header.nonce === undefined) throw new AcmeError('badNonce', 'the JWS has no nonce');
     if (!(await this.#nonces.redeem(jws.header.nonce))) {
       throw new AcmeError('badNonce', 'the nonce is unknown, expired or already used');
     }
   }
-}
-
-/** Any algorithm the stored key can sign with, to import it (the per-request alg is checked separately). */
-function jwsAlgFor(jwk: Record<string, unknown>): 'ES256' | 'ES384' | 'ES512' | 'RS256' | 'EdDSA' {
-  if (jwk.kty === 'RSA') return 'RS256';
-  if (jwk.kty === 'OKP') return 'EdDSA';
-  return jwk.crv === 'P-384' ? 'ES384' : jwk.crv === 'P-521' ? 'ES512' : 'ES256';
 }

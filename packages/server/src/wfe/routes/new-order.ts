@@ -6,8 +6,7 @@ import { orderToJson } from '../render.ts';
 export function registerNewOrder(app: FastifyInstance, ctx: WfeContext): void {
   app.post('/acme/new-order', async (request, reply) => {
     const { account, payload } = await ctx.verifier.byAccount(request);
-    const order = await ctx.ra.newOrder(account, payload);
-    const { status } = await ctx.ra.loadOrder(order);
+    const { order, status } = await ctx.ra.newOrder(account, payload);
     return sendJson(reply, 201, orderToJson(order, status, ctx.urls), ctx.urls.order(order.id));
   });
 }

@@ -21,8 +21,6 @@ export function registerOrder(app: FastifyInstance, ctx: WfeContext): void {
     if (!order) throw notFound('order');
     assertOwner(account, order.accountId, 'order');
     const finalized = await ctx.ra.finalize(account, key, order, payload);
-    const { status } = await ctx.ra.loadOrder(finalized);
-    if (status === 'processing') reply.header('Retry-After', String(ctx.retryAfterSeconds));
-    return sendJson(reply, 200, orderToJson(finalized, status, ctx.urls), ctx.urls.order(order.id));
+    return sendJson(reply, 200, orderToJson(finalized, finalized.status, ctx.urls), ctx.urls.order(order.id));
   });
 }
