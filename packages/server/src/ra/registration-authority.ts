@@ -300,7 +300,9 @@ export class RegistrationAuthority {
       await this.#d.sa.recordValidation(
         challengeId,
         authz.id,
-        outcome === undefined ? { valid: true, at } : { valid: false, at, error: outcome },
+        outcome === undefined
+          ? { valid: true, at, expiresAt: at + this.#d.policy.validAuthorizationLifetime }
+          : { valid: false, at, error: outcome },
       );
     })().catch((e) => this.#d.onBackgroundError(e, `validation of challenge ${challengeId}`));
     this.#validations.add(run);

@@ -333,7 +333,7 @@ export class SqlStorageAuthority implements StorageAuthority {
   async recordValidation(
     challengeId: string,
     authorizationId: string,
-    outcome: { valid: true; at: number } | { valid: false; at: number; error: ProblemJson },
+    outcome: { valid: true; at: number; expiresAt: number } | { valid: false; at: number; error: ProblemJson },
   ): Promise<boolean> {
     return this.#db.transaction().execute(async (trx) => {
       const r = await trx
@@ -349,7 +349,7 @@ export class SqlStorageAuthority implements StorageAuthority {
       if (Number(r.numUpdatedRows) !== 1) return false;
       await trx
         .updateTable('authorizations')
-        .set({ status: outcome.valid ? 'valid' : 'invalid' })
+        .set(outcome.valid ? { status: 'valid', expires_at: outcome.expiresAt } : { status: 'invalid' })
         .where('id', '=', authorizationId)
         .where('status', '=', 'pending')
         .execute();

@@ -52,11 +52,14 @@ export interface StorageAuthority {
   getChallenge(id: string): Promise<{ challenge: Challenge; authorization: Authorization } | undefined>;
   /** pending → processing; false if the challenge was not pending. */
   startChallenge(challengeId: string): Promise<boolean>;
-  /** processing → valid/invalid and the authorization with it, in one transaction. */
+  /**
+   * processing → valid/invalid and the authorization with it, in one transaction. A valid authorization
+   * gets its new expiry (the reuse lifetime).
+   */
   recordValidation(
     challengeId: string,
     authorizationId: string,
-    outcome: { valid: true; at: number } | { valid: false; at: number; error: ProblemJson },
+    outcome: { valid: true; at: number; expiresAt: number } | { valid: false; at: number; error: ProblemJson },
   ): Promise<boolean>;
   /** Challenges left processing (e.g. by a crash), to validate again. */
   listProcessingChallenges(): Promise<{ challenge: Challenge; authorization: Authorization }[]>;

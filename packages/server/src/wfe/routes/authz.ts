@@ -30,6 +30,8 @@ export function registerAuthz(app: FastifyInstance, ctx: WfeContext): void {
         ? found.authorization
         : await ctx.ra.respondChallenge(account, found.authorization, found.challenge.id);
     const challenge = authz.challenges.find((c) => c.id === found.challenge.id)!;
+    // RFC 8555 §8.2: tell the client when to look again (lego waits 5 s without it).
+    if (challenge.status === 'processing') reply.header('Retry-After', String(ctx.retryAfterSeconds));
     reply.header('Link', [`<${ctx.urls.directory}>;rel="index"`, `<${ctx.urls.authz(authz.id)}>;rel="up"`]);
     return sendJson(reply, 200, challengeToJson(challenge, ctx.urls));
   });
