@@ -3,21 +3,23 @@
  * subjectAltName extension request with dNSName and iPAddress entries, signed with node:crypto.
  */
 import { type KeyObject, sign } from 'node:crypto';
-import { isIP } from 'node:net';
-import { fromB64u, type Jwk, jwsAlgorithmForKey } from '@akamu/protocol';
 import {
   bitString,
-  bool,
-  context,
-  nul,
+  boolean,
+  constructed,
+  fromB64u,
+  implicit,
+  integer,
+  ipToBytes,
+  type Jwk,
+  jwsAlgorithmForKey,
+  NULL,
   octetString,
   oid,
   sequence,
-  set,
-  smallInteger,
-  unsignedInteger,
+  setOf,
   utf8String,
-} from './der.ts';
+} from '@akamu/protocol';
 import { exportPublicJwk } from './jws.ts';
 import { assertSigningKey } from './keys.ts';
 
@@ -43,7 +45,7 @@ function signatureAlgorithm(key: KeyObject): [string | null, Buffer] {
     case 'ES512':
       return ['sha512', sequence(oid('1.2.840.10045.4.3.4'))];
     case 'RS256':
-      return ['sha256', sequence(oid('1.2.840.113549.1.1.11'), nul())];
+      return ['sha256', sequence(oid('1.2.840.113549.1.1.11'), NULL)];
     case 'EdDSA':
       return [null, sequence(oid(key.asymmetricKeyType === 'ed448' ? '1.3.101.113' : '1.3.101.112'))];
     default:
@@ -65,28 +67,29 @@ export function createCsr(opts: CsrOptions): Buffer {
   }
 
   const subject =
-    commonName === undefined ? sequence() : sequence(set(sequence(oid(OID_CN), utf8String(commonName))));
+    commonName === undefined ? sequence() : sequence(setOf(sequence(oid(OID_CN), utf8String(commonName))));
   const generalNames: Buffer[] = [];
   for (const name of dnsNames) {
     if (typeof name !== 'string' || name.length === 0 || !/^[\x21-\x7e]+$/.test(name)) {
       throw new TypeError(`invalid DNS name ${JSON.stringify(name)}`);
     }
-    generalNames.push(context(2, false, Buffer.from(name, 'ascii')));
+    generalNames.push(implicit(2, Buffer.from(name, 'ascii')));
   }
-  for (const ip of ipAddresses) generalNames.push(context(7, false, ipAddressBytes(ip)));
+  for (const ip of ipAddresses) generalNames.push(implicit(7, ipToBytes(ip)));
 
   const attributes: Buffer[] = [];
   if (generalNames.length > 0) {
     const san = sequence(
       oid(OID_SAN),
-      ...(commonName === undefined ? [bool(true)] : []),
+      ...(commonName === undefined ? [boolean(true)] : []),
       octetString(sequence(...generalNames)),
     );
-    attributes.push(sequence(oid(OID_EXTENSION_REQUEST), set(sequence(san))));
+    attributes.push(sequence(oid(OID_EXTENSION_REQUEST), setOf(sequence(san))));
   }
 
   const spki = subjectPublicKeyInfo(opts.key);
-  const info = sequence(smallInteger(0), subject, spki, context(0, true, ...attributes));
+  // attributes [0] IMPLICIT SET OF Attribute (RFC 2986 §4.1).
+  const info = sequence(integer(0), subject, spki, constructed(0xa0, attributes));
   const [digest, algorithm] = signatureAlgorithm(opts.key);
   return sequence(info, algorithm, bitString(sign(digest, info, opts.key)));
 }
@@ -126,8 +129,8 @@ function spkiFromJwk(jwk: Jwk): Buffer {
     return sequence(sequence(oid('1.2.840.10045.2.1'), oid(curveOid)), bitString(point));
   }
   if (jwk.kty === 'RSA') {
-    const rsaPublicKey = sequence(unsignedInteger(bytes('n')), unsignedInteger(bytes('e')));
-    return sequence(sequence(oid('1.2.840.113549.1.1.1'), nul()), bitString(rsaPublicKey));
+    const rsaPublicKey = sequence(integer(bytes('n')), integer(bytes('e')));
+    return sequence(sequence(oid('1.2.840.113549.1.1.1'), NULL), bitString(rsaPublicKey));
   }
   if (jwk.kty === 'OKP' && (jwk.crv === 'Ed25519' || jwk.crv === 'Ed448')) {
     return sequence(
@@ -136,32 +139,4 @@ function spkiFromJwk(jwk: Jwk): Buffer {
     );
   }
   throw new TypeError(`unsupported key type ${jwk.kty}`);
-}
-
-/** RFC 5280 §4.2.1.6: iPAddress is 4 octets (IPv4) or 16 (IPv6), network order. */
-export function ipAddressBytes(ip: string): Buffer {
-  const family = isIP(ip);
-  if (family === 4) return Buffer.from(ip.split('.').map(Number));
-  if (family !== 6) throw new TypeError(`invalid IP address ${JSON.stringify(ip)}`);
-  let text = ip.toLowerCase();
-  const out = Buffer.alloc(16);
-  // A trailing dotted IPv4 part stands for the last two groups.
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
-    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.split('::') as [string, string | undefined];
-  const headGroups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups =
-    tail === undefined
-      ? headGroups
-      : [
-          ...headGroups,
-          ...new Array<string>(8 - headGroups.length - tailGroups.length).fill('0'),
-          ...tailGroups,
-        ];
-  for (let i = 0; i < groups.length; i++) out.writeUInt16BE(Number.parseInt(groups[i]!, 16), i * 2);
-  return out;
 }

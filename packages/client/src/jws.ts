@@ -3,7 +3,14 @@
  * export of their public halves. ECDSA signatures are raw r||s (RFC 7518 §3.4).
  */
 import { createHmac, createPublicKey, type KeyObject, sign } from 'node:crypto';
-import { b64u, ecCoordinateSize, type Jwk, jwkThumbprint, jwsAlgorithmForKey } from '@akamu/protocol';
+import {
+  b64u,
+  ecCoordinateSize,
+  type Jwk,
+  jwkThumbprint,
+  jwsAlgorithmForKey,
+  publicJwk,
+} from '@akamu/protocol';
 import { assertSigningKey } from './keys.ts';
 
 export interface FlattenedJws {
@@ -15,17 +22,7 @@ export interface FlattenedJws {
 /** The public JWK of a (private or public) key, with only the RFC 7518 §6 public members. */
 export function exportPublicJwk(key: KeyObject): Jwk {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
-  const jwk = pub.export({ format: 'jwk' }) as Record<string, unknown>;
-  switch (jwk.kty) {
-    case 'EC':
-      return { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y };
-    case 'RSA':
-      return { kty: 'RSA', n: jwk.n, e: jwk.e };
-    case 'OKP':
-      return { kty: 'OKP', crv: jwk.crv, x: jwk.x };
-    default:
-      throw new TypeError(`unsupported JWK key type ${String(jwk.kty)}`);
-  }
+  return publicJwk(pub.export({ format: 'jwk' }) as Jwk);
 }
 
 /** base64url of a JWS payload: '' stays '' (POST-as-GET, RFC 8555 §6.3); objects are JSON. */

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { test } from 'node:test';
-import { ipAddressBytes } from '../src/csr.ts';
-import { oid, tlv } from '../src/der.ts';
+import { ipToBytes, oid, tlv } from '@akamu/protocol';
 import { createCsr, generateKey } from '../src/index.ts';
 
 interface Node {
@@ -131,12 +130,12 @@ test('createCsr refuses empty requests and bad names', () => {
   assert.throws(() => createCsr({ key: createPublicKey(key), dnsNames: ['a.example'] }), TypeError);
 });
 
-test('ipAddressBytes encodes IPv4, IPv6 and IPv4-mapped IPv6', () => {
-  assert.equal(ipAddressBytes('10.1.2.3').toString('hex'), '0a010203');
-  assert.equal(ipAddressBytes('::').toString('hex'), '0'.repeat(32));
-  assert.equal(ipAddressBytes('::1').toString('hex'), `${'0'.repeat(30)}01`);
-  assert.equal(ipAddressBytes('fe80::').toString('hex'), `fe80${'0'.repeat(28)}`);
-  assert.equal(ipAddressBytes('2001:DB8:0:0:1::2').toString('hex'), '20010db8000000000001000000000002');
-  assert.equal(ipAddressBytes('::ffff:192.0.2.1').toString('hex'), '00000000000000000000ffffc0000201');
-  assert.equal(ipAddressBytes('1:2:3:4:5:6:7:8').toString('hex'), '00010002000300040005000600070008');
+test('ipToBytes encodes IPv4, IPv6 and IPv4-mapped IPv6', () => {
+  assert.equal(ipToBytes('10.1.2.3').toString('hex'), '0a010203');
+  assert.equal(ipToBytes('::').toString('hex'), '0'.repeat(32));
+  assert.equal(ipToBytes('::1').toString('hex'), `${'0'.repeat(30)}01`);
+  assert.equal(ipToBytes('fe80::').toString('hex'), `fe80${'0'.repeat(28)}`);
+  assert.equal(ipToBytes('2001:DB8:0:0:1::2').toString('hex'), '20010db8000000000001000000000002');
+  assert.equal(ipToBytes('::ffff:192.0.2.1').toString('hex'), '00000000000000000000ffffc0000201');
+  assert.equal(ipToBytes('1:2:3:4:5:6:7:8').toString('hex'), '00010002000300040005000600070008');
 });

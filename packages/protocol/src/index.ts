@@ -1,4 +1,6 @@
 export * from './base64url.ts';
+export * from './der.ts';
+export * from './ip-address.ts';
 export * from './jwk.ts';
 export * from './problems.ts';
 export * from './types.ts';

@@ -11,6 +11,23 @@ const THUMBPRINT_MEMBERS: Record<string, string[]> = {
   AKP: ['alg', 'kty', 'pub'],
 };
 
+/**
+ * Only the public members of a JWK (RFC 7518 §6.2.1, §6.3.1; RFC 8037 §2): EC kty crv x y,
+ * RSA kty n e, OKP kty crv x. Throws a TypeError on any other key type.
+ */
+export function publicJwk(jwk: Jwk): Jwk {
+  switch (jwk.kty) {
+    case 'EC':
+      return { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y };
+    case 'RSA':
+      return { kty: 'RSA', n: jwk.n, e: jwk.e };
+    case 'OKP':
+      return { kty: 'OKP', crv: jwk.crv, x: jwk.x };
+    default:
+      throw new TypeError(`unsupported JWK key type ${String(jwk.kty)}`);
+  }
+}
+
 /** RFC 7638 JWK thumbprint (SHA-256, base64url). Throws on an unknown key type. */
 export function jwkThumbprint(jwk: Jwk): string {
   const members = THUMBPRINT_MEMBERS[jwk.kty];

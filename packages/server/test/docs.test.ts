@@ -14,7 +14,11 @@ describe('documentation stays in step with the code', () => {
       assert.match(text, section, `docs/errors.md: "### ${type}" followed by "Status ${status}"`);
     }
     const documented = [...text.matchAll(/^### (\w+)$/gm)].map((m) => m[1]);
-    assert.deepEqual(documented.filter((t) => !(t! in PROBLEM_TYPES)), [], 'no documented type is unknown to the code');
+    assert.deepEqual(
+      documented.filter((t) => !(t! in PROBLEM_TYPES)),
+      [],
+      'no documented type is unknown to the code',
+    );
   });
 
   it('docs/configuration.md documents every configuration key in its section', () => {
@@ -29,7 +33,11 @@ describe('documentation stays in step with the code', () => {
       const section = sections.find((s) => s.startsWith(`[${key}]`));
       assert.ok(section, `docs/configuration.md has a "## [${key}]" section`);
       for (const sub of Object.keys(inner)) {
-        assert.match(section, new RegExp(`\\| \`${sub}\` \\|`), `docs/configuration.md documents ${key}.${sub}`);
+        assert.match(
+          section,
+          new RegExp(`\\| \`${sub}\` \\|`),
+          `docs/configuration.md documents ${key}.${sub}`,
+        );
       }
     }
   });

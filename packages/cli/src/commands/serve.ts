@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { type AkamuServer, ConfigError, createServer, loadConfig } from '@akamu/server';
 import type { Command } from 'commander';
 
@@ -20,14 +21,14 @@ export function registerServe(program: Command): void {
         server = await createServer(loadConfig(opts.config));
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
-        process.stderr.write(`akamu: ${msg}\n`);
+        writeSync(2, `akamu: ${msg}\n`);
         process.exit(e instanceof ConfigError ? EXIT_CONFIG : EXIT_START);
       }
       let directory: string;
       try {
         directory = await server.listen();
       } catch (e) {
-        process.stderr.write(`akamu: cannot listen: ${(e as Error).message}\n`);
+        writeSync(2, `akamu: cannot listen: ${(e as Error).message}\n`);
         process.exit(EXIT_START);
       }
       process.stdout.write(

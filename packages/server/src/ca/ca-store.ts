@@ -5,9 +5,8 @@
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { derToPem, pemToDer } from '@akamu/protocol';
+import { canonicalIp, derToPem, pemToDer } from '@akamu/protocol';
 import { CertificateIssuer, createSelfSignedCa, EKU_SERVER_AUTH, newSerial } from './certificate-issuer.ts';
-import { canonicalIp } from './ip-address.ts';
 import { generateKeyPair, type KeyType, keyTypeOf, signatureAlgorithmFor } from './key-type.ts';
 
 export interface CaMaterial {

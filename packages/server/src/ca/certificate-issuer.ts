@@ -15,6 +15,7 @@ import {
   explicit,
   implicit,
   integer,
+  ipToBytes,
   namedBits,
   octetString,
   oid,
@@ -27,8 +28,7 @@ import {
   TAG,
   time,
   utf8String,
-} from './der.ts';
-import { ipToBytes } from './ip-address.ts';
+} from '@akamu/protocol';
 import { type SignatureAlgorithm, signatureAlgorithmFor } from './key-type.ts';
 
 export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -264,7 +264,28 @@ class EncodingCache {
   }
 }
 
-function signTbs(tbs: Buffer, alg: SignatureAlgorithm, key: KeyObject): Buffer {
+/** The TBSCertificate fields (RFC 5280 §4.1) that vary; every certificate here is v3 with extensions. */
+interface TbsFields {
+  serial: Buffer;
+  issuer: Buffer;
+  validity: Buffer;
+  subject: Buffer;
+  spki: Buffer;
+  extensions: readonly Buffer[];
+}
+
+/** Encodes the TBSCertificate and signs it into a Certificate (RFC 5280 §4.1.1). */
+function signCertificate(f: TbsFields, alg: SignatureAlgorithm, key: KeyObject): Buffer {
+  const tbs = sequence(
+    VERSION_V3,
+    integer(f.serial),
+    alg.algorithmIdentifier,
+    f.issuer,
+    f.validity,
+    f.subject,
+    f.spki,
+    explicit(3, sequence(...f.extensions)),
+  );
   const signature = sign(alg.hash, tbs, key);
   return sequence(tbs, alg.algorithmIdentifier, bitString(signature));
 }
@@ -286,25 +307,23 @@ export function createSelfSignedCa(opts: SelfSignedCaOptions): Buffer {
   const alg = signatureAlgorithmFor(opts.privateKey);
   const name = commonNameToName(opts.commonName);
   const keyId = keyIdentifier(spki);
-  const tbs = sequence(
-    VERSION_V3,
-    integer(opts.serial),
-    alg.algorithmIdentifier,
-    name,
-    checkValidity(opts.notBefore, opts.notAfter),
-    name,
-    spki,
-    explicit(
-      3,
-      sequence(
+  return signCertificate(
+    {
+      serial: opts.serial,
+      issuer: name,
+      validity: checkValidity(opts.notBefore, opts.notAfter),
+      subject: name,
+      spki,
+      extensions: [
         basicConstraintsCa(opts.pathLen),
         KU_ROOT,
         subjectKeyIdentifierExt(keyId),
         authorityKeyIdentifierExt(keyId),
-      ),
-    ),
+      ],
+    },
+    alg,
+    opts.privateKey,
   );
-  return signTbs(tbs, alg, opts.privateKey);
 }
 
 interface IssuerCertInfo {
@@ -418,17 +437,7 @@ export class CertificateIssuer {
       }
     }
 
-    const tbs = sequence(
-      VERSION_V3,
-      integer(req.serial),
-      this.signatureAlgorithm.algorithmIdentifier,
-      this.issuerName,
-      validity,
-      subjectName,
-      req.spki,
-      explicit(3, sequence(...exts)),
-    );
-    return signTbs(tbs, this.signatureAlgorithm, this.#key);
+    return this.#sign(req, validity, subjectName, exts);
   }
 
   /** Builds and signs a subordinate CA certificate (CA:true, keyCertSign+cRLSign). */
@@ -442,17 +451,19 @@ export class CertificateIssuer {
       this.#akiExt,
     ];
     this.#pushUrlExtensions(exts, req);
-    const tbs = sequence(
-      VERSION_V3,
-      integer(req.serial),
-      this.signatureAlgorithm.algorithmIdentifier,
-      this.issuerName,
-      validity,
-      commonNameToName(req.commonName),
-      req.spki,
-      explicit(3, sequence(...exts)),
-    );
-    return signTbs(tbs, this.signatureAlgorithm, this.#key);
+    return this.#sign(req, validity, commonNameToName(req.commonName), exts);
+  }
+
+  /** A certificate issued and signed by this issuer. */
+  #sign(
+    req: { serial: Buffer; spki: Buffer },
+    validity: Buffer,
+    subject: Buffer,
+    extensions: Buffer[],
+  ): Buffer {
+    const { serial, spki } = req;
+    const fields = { serial, issuer: this.issuerName, validity, subject, spki, extensions };
+    return signCertificate(fields, this.signatureAlgorithm, this.#key);
   }
 
   #pushUrlExtensions(

@@ -11,6 +11,7 @@ import {
   decodeOid,
   decodeSmallInteger,
   expectTag,
+  ipFromBytes,
   oid,
   rawOf,
   readChildren,
@@ -18,8 +19,7 @@ import {
   readWhole,
   TAG,
   type Tlv,
-} from './der.ts';
-import { ipFromBytes } from './ip-address.ts';
+} from '@akamu/protocol';
 
 export class CsrError extends Error {
   override name = 'CsrError';

@@ -2,7 +2,7 @@
  * Key types the CA can generate, and the X.509 signature algorithm each issuer key uses.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { NULL, oid, sequence } from './der.ts';
+import { NULL, oid, sequence } from '@akamu/protocol';
 
 export type KeyType = 'ec:P-256' | 'ec:P-384' | 'rsa:2048' | 'rsa:3072' | 'rsa:4096' | 'ed25519';
 

@@ -1,5 +1,4 @@
-import { isIP } from 'node:net';
-import type { Identifier } from '@akamu/protocol';
+import { canonicalIp, type Identifier } from '@akamu/protocol';
 import { AcmeError } from '../errors.ts';
 
 /**
@@ -27,19 +26,12 @@ export function checkDnsName(name: string): string | undefined {
   return undefined;
 }
 
-/** RFC 5952 canonical text of an IP address, or undefined if it is not one. */
-export function canonicalIp(value: string): string | undefined {
-  const v = isIP(value);
-  if (v === 4) return value.split('.').every((o) => o === String(Number(o))) ? value : undefined;
-  if (v === 6) {
-    try {
-      return new URL(`http://[${value}]/`).hostname.slice(1, -1);
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
+/**
+ * RFC 5952 canonical text of an IP address, or undefined if it is not one. RFC 8738 wants
+ * identifiers in canonical form: the shared parser refuses IPv4 parts with leading zeros
+ * ("010.0.0.1") rather than reading them, so an IPv4 identifier is accepted only as written.
+ */
+export { canonicalIp };
 
 export interface NormalizedIdentifier {
   identifier: Identifier;

@@ -333,7 +333,9 @@ export class SqlStorageAuthority implements StorageAuthority {
   async recordValidation(
     challengeId: string,
     authorizationId: string,
-    outcome: { valid: true; at: number; expiresAt: number } | { valid: false; at: number; error: ProblemJson },
+    outcome:
+      | { valid: true; at: number; expiresAt: number }
+      | { valid: false; at: number; error: ProblemJson },
   ): Promise<boolean> {
     return this.#db.transaction().execute(async (trx) => {
       const r = await trx

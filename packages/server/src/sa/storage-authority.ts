@@ -59,7 +59,9 @@ export interface StorageAuthority {
   recordValidation(
     challengeId: string,
     authorizationId: string,
-    outcome: { valid: true; at: number; expiresAt: number } | { valid: false; at: number; error: ProblemJson },
+    outcome:
+      | { valid: true; at: number; expiresAt: number }
+      | { valid: false; at: number; error: ProblemJson },
   ): Promise<boolean>;
   /** Challenges left processing (e.g. by a crash), to validate again. */
   listProcessingChallenges(): Promise<{ challenge: Challenge; authorization: Authorization }[]>;

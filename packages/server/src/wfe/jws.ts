@@ -1,5 +1,5 @@
 import { constants, createPublicKey, type KeyObject, verify } from 'node:crypto';
-import { ecCoordinateSize, fromB64u, type Jwk, jwkThumbprint } from '@akamu/protocol';
+import { ecCoordinateSize, fromB64u, type Jwk, jwkThumbprint, publicJwk } from '@akamu/protocol';
 import { AcmeError, malformed } from '../errors.ts';
 
 /** RFC 8555 §6.2: the accepted JWS algorithms. MAC algorithms and "none" are never accepted. */
@@ -107,7 +107,7 @@ export function importJwk(raw: Jwk, alg: JwsAlgorithm): PublicJwk {
   let thumbprint: string;
   let key: KeyObject;
   try {
-    jwk = publicMembers(raw);
+    jwk = publicJwk(raw);
     thumbprint = jwkThumbprint(jwk);
     key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
   } catch (e) {
@@ -115,19 +115,6 @@ export function importJwk(raw: Jwk, alg: JwsAlgorithm): PublicJwk {
   }
   checkKeyMatchesAlg(key, alg);
   return { key, jwk, thumbprint };
-}
-
-function publicMembers(jwk: Jwk): Jwk {
-  switch (jwk.kty) {
-    case 'EC':
-      return { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y };
-    case 'RSA':
-      return { kty: 'RSA', n: jwk.n, e: jwk.e };
-    case 'OKP':
-      return { kty: 'OKP', crv: jwk.crv, x: jwk.x };
-    default:
-      throw new TypeError(`key type ${jwk.kty} is not supported`);
-  }
 }
 
 const CURVE_FOR_ALG: Record<string, string> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { readChildren, readTlv, readWhole, TAG } from '@akamu/protocol';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1x509 from '@peculiar/asn1-x509';
 import {
@@ -14,7 +15,6 @@ import {
   type LeafRequest,
   newSerial,
 } from '../../src/ca/certificate-issuer.ts';
-import { readChildren, readTlv, readWhole, TAG } from '../../src/ca/der.ts';
 import { generateKeyPair, type KeyType } from '../../src/ca/key-type.ts';
 import {
   decodeCertificate,

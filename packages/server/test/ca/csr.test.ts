@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { bitString, integer, NULL, oid, readChildren, readTlv, sequence } from '@akamu/protocol';
 import { CsrError, describeKey, type ParsedCsr, parseCsr } from '../../src/ca/csr.ts';
-import { bitString, integer, NULL, oid, readChildren, readTlv, sequence } from '../../src/ca/der.ts';
 import { generateKeyPair } from '../../src/ca/key-type.ts';
 import { opensslCsr, prng } from './support.ts';
 

@@ -26,7 +26,7 @@ import {
   tlv,
   utcTime,
   utf8String,
-} from '../../src/ca/der.ts';
+} from '@akamu/protocol';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const bytes = (h: string) => Buffer.from(h, 'hex');

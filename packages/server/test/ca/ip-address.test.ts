@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
 import { test } from 'node:test';
-import { canonicalIp, ipFromBytes, ipToBytes, tryParseIp } from '../../src/ca/ip-address.ts';
+import { canonicalIp, ipFromBytes, ipToBytes, tryParseIp } from '@akamu/protocol';
 import { prng } from './support.ts';
 
 /** The WHATWG URL serializer is the reference for canonical IPv6 text. */

@@ -2,17 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { generateKey, JwsSigner } from '@akamu/client';
 import { b64u } from '@akamu/protocol';
-import { AcmeError } from '../../src/errors.ts';
 import { importJwk, parseFlattenedJws, verifyJwsSignature } from '../../src/wfe/jws.ts';
-
-const typeOf = (fn: () => unknown) => {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    return e instanceof AcmeError ? e.type : String(e);
-  }
-};
+import { typeOf } from './support.ts';
 
 describe('JWS (RFC 8555 §6.2, RFC 7515)', () => {
   it('verifies signatures of every accepted algorithm and rejects tampering', () => {

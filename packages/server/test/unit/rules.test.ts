@@ -6,16 +6,7 @@ import { authorizationStatus, orderStatus } from '../../src/core/order-status.ts
 import { parseRevocationReason } from '../../src/core/revocation.ts';
 import { parseTimestamp } from '../../src/core/timestamp.ts';
 import type { Authorization, Order } from '../../src/core/types.ts';
-import { AcmeError } from '../../src/errors.ts';
-
-const typeOf = (fn: () => unknown) => {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    return e instanceof AcmeError ? e.type : String(e);
-  }
-};
+import { typeOf } from './support.ts';
 
 describe('identifiers (RFC 8555 §7.1.3, RFC 8738)', () => {
   it('accepts LDH names and refuses everything else', () => {

@@ -1,5 +1,6 @@
 /**
- * A small DER (ITU-T X.690 §10) encoder and TLV reader for the issuance hot path.
+ * A small DER (ITU-T X.690 §10) encoder and TLV reader, shared by the CA's issuance hot path
+ * and the client's PKCS#10 requests.
  *
  * The encoder builds each element with a single allocation; the reader never copies:
  * it returns offsets so callers can slice the exact bytes they need (a Name, an SPKI,

@@ -3,6 +3,8 @@
  * 16 for IPv6). Text output is canonical: dotted decimal for IPv4, and for IPv6 the
  * RFC 5952 §4 form (lowercase, no leading zeros, longest run of two or more zero groups
  * compressed, the first on a tie) — the same text `new URL('http://[…]').hostname` gives.
+ * An IPv4 part with a leading zero ("010.0.0.1") is refused, not read as decimal or octal,
+ * so accepted IPv4 text is already canonical (RFC 8738 identifiers rely on this).
  */
 
 const V4_PART = /^(0|[1-9][0-9]{0,2})$/;
