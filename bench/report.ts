@@ -1,0 +1,146 @@
+/** The bench's result records, the akamu-vs-peer ratios, and their text tables. */
+
+export type RunStatus = 'ok' | 'stalled' | 'failed' | 'error' | 'skipped';
+
+export interface RunRecord {
+  server: string;
+  concurrency: number;
+  planned: number;
+  completed: number;
+  failed: number;
+  status: RunStatus;
+  /** Why the run is not ok (stall, failures, start error, not installed). */
+  note?: string;
+  elapsedMs: number;
+  /** Only for status ok. */
+  issuancesPerSecond: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** utime+stime of the server process tree during the run. */
+  serverCpuMs: number | null;
+  serverCpuMsPerIssuance: number | null;
+  /** CPU of the bench process itself (load generator + http-01 responder) per issuance. */
+  benchCpuMsPerIssuance: number | null;
+  /** HTTP requests the client sent per completed issuance (nonce fetches and retries included). */
+  requestsPerIssuance: number | null;
+  /** TCP connections the client opened during the run (keep-alive reuse: about `concurrency`). */
+  connections: number;
+  badNonceRetries: number;
+  errors: { message: string; count: number }[];
+}
+
+export interface RatioRecord {
+  peer: string;
+  concurrency: number;
+  /** akamu issuances/s ÷ peer issuances/s (>1: akamu is faster). */
+  throughputRatio: number | null;
+  /** akamu server CPU per issuance ÷ peer's (<1: akamu uses less CPU). */
+  cpuPerIssuanceRatio: number | null;
+  note?: string;
+}
+
+export function computeRatios(records: RunRecord[], ours = 'akamu'): RatioRecord[] {
+  const out: RatioRecord[] = [];
+  const peers = [...new Set(records.map((r) => r.server))].filter((s) => s !== ours);
+  for (const peer of peers) {
+    for (const mine of records.filter((r) => r.server === ours)) {
+      const theirs = records.find((r) => r.server === peer && r.concurrency === mine.concurrency);
+      if (!theirs) continue;
+      const problems = [mine, theirs].filter((r) => r.status !== 'ok').map((r) => `${r.server} ${r.status}`);
+      const ratio = (a: number | null, b: number | null) =>
+        problems.length === 0 && a !== null && b !== null && b > 0 ? a / b : null;
+      out.push({
+        peer,
+        concurrency: mine.concurrency,
+        throughputRatio: ratio(mine.issuancesPerSecond, theirs.issuancesPerSecond),
+        cpuPerIssuanceRatio: ratio(mine.serverCpuMsPerIssuance, theirs.serverCpuMsPerIssuance),
+        ...(problems.length > 0 ? { note: problems.join(', ') } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+function fixed(value: number | null, digits: number): string {
+  return value === null || !Number.isFinite(value) ? '-' : value.toFixed(digits);
+}
+
+/** Columns `leftAligned` (and text columns named in it) padded on the right, numbers on the left. */
+function table(header: string[], rows: string[][], leftAligned = [0]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (leftAligned.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** Status words for a run that produced no throughput. */
+export function runSummary(r: RunRecord): string {
+  switch (r.status) {
+    case 'ok':
+      return '';
+    case 'stalled':
+      return `STALLED after ${r.completed}/${r.planned} issuances (${r.note ?? ''})`;
+    case 'failed':
+      return `FAILED: ${r.failed} flows failed, ${r.completed}/${r.planned} completed (${r.note ?? ''})`;
+    case 'error':
+      return `ERROR: ${r.note ?? ''}`;
+    case 'skipped':
+      return `SKIPPED: ${r.note ?? ''}`;
+  }
+}
+
+export function formatResults(records: RunRecord[]): string {
+  const header = [
+    'server',
+    'conc',
+    'done/planned',
+    'iss/s',
+    'p50 ms',
+    'p99 ms',
+    'srv CPU ms/iss',
+    'bench CPU ms/iss',
+    'req/iss',
+    'conns',
+  ];
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const r of records) {
+    const base = [r.server, String(r.concurrency), `${r.completed}/${r.planned}`];
+    if (r.status === 'ok') {
+      rows.push([
+        ...base,
+        fixed(r.issuancesPerSecond, 1),
+        fixed(r.p50Ms, 0),
+        fixed(r.p99Ms, 0),
+        fixed(r.serverCpuMsPerIssuance, 2),
+        fixed(r.benchCpuMsPerIssuance, 2),
+        fixed(r.requestsPerIssuance, 1),
+        String(r.connections),
+      ]);
+      if (r.failed > 0) notes.push(`${r.server} c=${r.concurrency}: ${r.failed} flows failed`);
+    } else {
+      rows.push([...base, r.status.toUpperCase(), '-', '-', '-', '-', '-', '-']);
+      notes.push(`${r.server} c=${r.concurrency}: ${runSummary(r)}`);
+    }
+    for (const e of r.errors) notes.push(`  ${r.server} c=${r.concurrency}: ${e.count}× ${e.message}`);
+  }
+  return [table(header, rows), ...(notes.length > 0 ? ['', ...notes] : [])].join('\n');
+}
+
+export function formatRatios(ratios: RatioRecord[]): string {
+  if (ratios.length === 0) return '(no peer to compare with)';
+  return table(
+    ['akamu vs', 'conc', 'throughput ×', 'CPU/iss ×', 'note'],
+    ratios.map((r) => [
+      r.peer,
+      String(r.concurrency),
+      fixed(r.throughputRatio, 2),
+      fixed(r.cpuPerIssuanceRatio, 2),
+      r.note ?? '',
+    ]),
+    [0, 4],
+  );
+}

@@ -1,0 +1,55 @@
+/** The bench's settings, from BENCH_* environment variables (see docs/benchmarks.md). */
+import { isIP } from 'node:net';
+import type { Identifier } from '@akamu/protocol';
+
+function intEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer`);
+  return value;
+}
+
+export const settings = {
+  runs: [
+    { concurrency: 1, flows: intEnv('BENCH_N1', 100) },
+    { concurrency: 8, flows: intEnv('BENCH_N8', 300) },
+    { concurrency: 32, flows: intEnv('BENCH_N32', 600) },
+  ].filter((r) => r.flows > 0),
+  warmupFlows: intEnv('BENCH_WARMUP', 20),
+  warmupConcurrency: 4,
+  stallMs: intEnv('BENCH_STALL_MS', 15_000),
+  flowTimeoutMs: intEnv('BENCH_FLOW_TIMEOUT_MS', 30_000),
+  peers: (process.env.BENCH_PEERS ?? 'akamu,pebble,caddy')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+  identifier: identifierStrategy(process.env.BENCH_IDENTIFIER),
+  nonceMethod: nonceMethod(process.env.BENCH_NONCE_METHOD),
+};
+
+function nonceMethod(value: string | undefined): 'GET' | 'HEAD' {
+  const method = (value || 'GET').toUpperCase();
+  if (method !== 'GET' && method !== 'HEAD') throw new Error('BENCH_NONCE_METHOD must be GET or HEAD');
+  return method;
+}
+
+/** BENCH_IDENTIFIER: `ip` (default, 127.0.0.1 for every flow) or `dns` (a unique *.localhost name each). */
+export function identifierStrategy(value: string | undefined): {
+  name: string;
+  identifierFor: (i: number) => Identifier;
+} {
+  if (value === undefined || value === '' || value === 'ip') {
+    return { name: 'ip 127.0.0.1', identifierFor: () => ({ type: 'ip', value: '127.0.0.1' }) };
+  }
+  if (value === 'dns') {
+    const run = Date.now().toString(36);
+    let n = 0;
+    return {
+      name: 'dns <unique>.bench.localhost',
+      identifierFor: () => ({ type: 'dns', value: `f${n++}-${run}.bench.localhost` }),
+    };
+  }
+  if (isIP(value)) return { name: `ip ${value}`, identifierFor: () => ({ type: 'ip', value }) };
+  throw new Error(`BENCH_IDENTIFIER must be "ip", "dns" or an IP address, not "${value}"`);
+}
