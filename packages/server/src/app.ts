@@ -140,6 +140,7 @@ export async function createServer(
     meta,
     chainPem: ca.chainPem,
     retryAfterSeconds: config.acme.retry_after,
+    pollHoldMs: config.acme.poll_hold,
     ordersPageSize: config.acme.orders_page_size,
   });
   app.get('/ca/root.pem', async (_req, reply) => reply.type('application/x-pem-file').send(rootCertPem));

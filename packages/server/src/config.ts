@@ -99,6 +99,8 @@ export const configSchema = z.strictObject({
       max_identifiers: z.number().int().min(1).max(1000).default(100),
       /** Seconds a client is told to wait (Retry-After) while an order or challenge is processing. */
       retry_after: z.number().int().min(0).default(1),
+      /** How long an authorization poll is held open while its validation runs in this process. */
+      poll_hold: duration.default(2_000),
     })
     .prefault({}),
   va: z

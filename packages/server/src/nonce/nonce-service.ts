@@ -1,6 +1,7 @@
 import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { b64u, fromB64u } from '@akamu/protocol';
 import type { Clock } from '../clock.ts';
+import { randomBytesPooled } from '../core/random.ts';
 import type { StorageAuthority } from '../sa/storage-authority.ts';
 
 /** Issues and redeems RFC 8555 §6.5 anti-replay nonces. */
@@ -44,7 +45,7 @@ export class HmacNonceService implements NonceService {
   issue(): string {
     const body = Buffer.allocUnsafe(32);
     body.writeUIntBE(this.#clock.now(), 0, 6);
-    randomBytes(10).copy(body, 6);
+    randomBytesPooled(10).copy(body, 6);
     this.#tag(body.subarray(0, 16)).copy(body, 16);
     return body.toString('base64url');
   }

@@ -10,7 +10,7 @@ const MARK = '\u0000akamu-param:';
 
 export type Placeholder = <T = string>(name: string) => T;
 
-export class PreparedQuery<P extends Record<string, unknown>, R> {
+export class PreparedQuery<P extends object, R> {
   readonly #compiled: CompiledQuery<R>;
   readonly #slots: (string | { value: unknown })[];
 
@@ -24,7 +24,8 @@ export class PreparedQuery<P extends Record<string, unknown>, R> {
 
   // biome-ignore lint/suspicious/noExplicitAny: runs in any Kysely instance or transaction of the same dialect
   execute(db: Kysely<any>, params: P): Promise<QueryResult<R>> {
-    const parameters = this.#slots.map((s) => (typeof s === 'string' ? params[s] : s.value));
+    const values = params as Record<string, unknown>;
+    const parameters = this.#slots.map((s) => (typeof s === 'string' ? values[s] : s.value));
     return db.executeQuery<R>({ ...this.#compiled, parameters });
   }
 

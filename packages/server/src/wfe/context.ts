@@ -24,6 +24,8 @@ export interface WfeContext {
   /** The PEM chain served after every leaf: the issuing CA and any intermediates above it. */
   chainPem: string;
   retryAfterSeconds: number;
+  /** How long an authorization poll waits for a validation running in this process. */
+  pollHoldMs: number;
   ordersPageSize: number;
 }
 

@@ -7,9 +7,14 @@ import { authorizationToJson, challengeToJson } from '../render.ts';
 export function registerAuthz(app: FastifyInstance, ctx: WfeContext): void {
   app.post<{ Params: { id: string } }>('/acme/authz/:id', async (request, reply) => {
     const { account, payload } = await ctx.verifier.byAccount(request);
-    const authz = await ctx.sa.getAuthorization(request.params.id);
+    let authz = await ctx.sa.getAuthorization(request.params.id);
     if (!authz) throw notFound('authorization');
     assertOwner(account, authz.accountId, 'authorization');
+    // A poll while a challenge is processing is answered when the validation ends (or after the hold).
+    if (payload === undefined && authz.challenges.some((c) => c.status === 'processing')) {
+      if (await ctx.ra.awaitValidation(authz.id, ctx.pollHoldMs))
+        authz = (await ctx.sa.getAuthorization(authz.id)) ?? authz;
+    }
     const updated = await ctx.ra.updateAuthorization(authz, payload);
     return sendJson(
       reply,

@@ -19,7 +19,9 @@ export function registerDirectory(app: FastifyInstance, ctx: WfeContext): void {
   app.route({
     method: 'HEAD',
     url: '/acme/new-nonce',
-    handler: async (_req, reply) => reply.code(200).header('Cache-Control', 'no-store').send(),
+    // Content-Length: 0 lets HTTP/1.1 clients keep the connection (without it Node's client closes it).
+    handler: async (_req, reply) =>
+      reply.code(200).header('Cache-Control', 'no-store').header('Content-Length', '0').send(),
   });
   app.get('/acme/new-nonce', { exposeHeadRoute: false }, async (_req, reply) =>
     reply.code(204).header('Cache-Control', 'no-store').send(),
