@@ -64,6 +64,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** sqlite:<path> (default sqlite:<data_dir>/akamu.db) or sqlite::memory:. */
       url: z.string().default(''),
+      /** How long an account read from the database may be served from this process's cache. */
+      account_cache: duration.default(5_000),
     })
     .prefault({}),
   ca: z

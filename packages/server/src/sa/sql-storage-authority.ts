@@ -71,8 +71,19 @@ export class SqlStorageAuthority implements StorageAuthority {
   readonly #db: Kysely<Database>;
   readonly #q;
 
-  constructor(db: Kysely<Database>) {
+  /** Accounts read recently, by id: every authenticated request reads its account. */
+  readonly #accounts = new Map<string, { account: Account; until: number }>();
+  readonly #accountCacheMs: number;
+  readonly #now: () => number;
+
+  /**
+   * `accountCacheMs` bounds how stale a cached account may be when another process changed it (writes
+   * through this instance update the cache at once); 0 disables the cache.
+   */
+  constructor(db: Kysely<Database>, opts: { accountCacheMs?: number; now?: () => number } = {}) {
     this.#db = db;
+    this.#accountCacheMs = opts.accountCacheMs ?? 0;
+    this.#now = opts.now ?? Date.now;
     this.#q = {
       insertNonce: new PreparedQuery((p) =>
         db
@@ -240,8 +251,18 @@ export class SqlStorageAuthority implements StorageAuthority {
   }
 
   async getAccount(id: string): Promise<Account | undefined> {
+    const cached = this.#accounts.get(id);
+    if (cached && cached.until > this.#now()) return cached.account;
     const row = await this.#q.accountById.first(this.#db, { id });
-    return row && accountRowToAccount(row as AccountsTable);
+    const account = row && accountRowToAccount(row as AccountsTable);
+    if (account) this.#remember(account);
+    return account;
+  }
+
+  #remember(account: Account): void {
+    if (this.#accountCacheMs <= 0) return;
+    if (this.#accounts.size >= 10_000) this.#accounts.delete(this.#accounts.keys().next().value!);
+    this.#accounts.set(account.id, { account, until: this.#now() + this.#accountCacheMs });
   }
 
   async getAccountByThumbprint(thumbprint: string): Promise<Account | undefined> {
@@ -276,6 +297,7 @@ export class SqlStorageAuthority implements StorageAuthority {
         .where('status', '=', 'valid')
         .execute();
     }
+    this.#accounts.delete(id);
     return this.getAccount(id);
   }
 
@@ -284,6 +306,7 @@ export class SqlStorageAuthority implements StorageAuthority {
     oldThumbprint: string,
     next: { thumbprint: string; jwk: Record<string, unknown> },
   ): Promise<'changed' | 'conflict' | 'stale'> {
+    this.#accounts.delete(id);
     try {
       const r = await this.#db
         .updateTable('accounts')
