@@ -1,11 +1,11 @@
 /**
- * One complete issuance (RFC 8555 §7.1): directory → new-nonce → new-account → new-order → authorization
+ * One complete issuance (RFC 8555 §7.1), the directory having been read once per run: new-nonce → new-account → new-order → authorization
  * → http-01 challenge → poll the authorization → finalize → poll the order → download the certificate.
  * Keys and the CSR are made beforehand by prepareFlows, so a flow costs the bench only JWS signatures.
  */
 import { X509Certificate } from 'node:crypto';
 import { AcmeClient, createCsr, generateKey, type Http01Solver, type HttpTransport } from '@akamu/client';
-import type { Identifier } from '@akamu/protocol';
+import type { DirectoryJson, Identifier } from '@akamu/protocol';
 
 export interface PreparedFlow {
   client: AcmeClient;
@@ -19,7 +19,12 @@ export interface PreparedFlow {
  */
 export function prepareFlows(
   count: number,
-  opts: { directoryUrl: string; transport: HttpTransport; identifierFor: (i: number) => Identifier },
+  opts: {
+    directoryUrl: string;
+    directory: DirectoryJson;
+    transport: HttpTransport;
+    identifierFor: (i: number) => Identifier;
+  },
 ): PreparedFlow[] {
   const flows: PreparedFlow[] = [];
   for (let i = 0; i < count; i++) {
@@ -32,6 +37,7 @@ export function prepareFlows(
     );
     const client = new AcmeClient({
       directoryUrl: opts.directoryUrl,
+      directory: opts.directory,
       accountKey: generateKey('ec:P-256'),
       transport: opts.transport,
     });

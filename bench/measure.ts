@@ -2,7 +2,7 @@
  * One measured run against a started server: prepares the flows, reads the server's and the bench's CPU
  * around runLoad, and turns the outcome into a RunRecord.
  */
-import { type Http01Solver, HttpTransport } from '@akamu/client';
+import { AcmeClient, generateKey, type Http01Solver, HttpTransport } from '@akamu/client';
 import { connectionsOpened } from './connections.ts';
 import { processTreeCpuMs } from './cpu.ts';
 import { prepareFlows, runFlow } from './flow.ts';
@@ -29,8 +29,15 @@ export async function measure(
 ): Promise<Measured> {
   const transport = new HttpTransport({ caBundle: server.caBundle, timeoutMs: settings.flowTimeoutMs });
   try {
+    // Like any ACME client that issues more than once, the bench reads the directory once per run.
+    const directory = await new AcmeClient({
+      directoryUrl: server.directoryUrl,
+      accountKey: generateKey('ec:P-256'),
+      transport,
+    }).directory();
     const flows = prepareFlows(count, {
       directoryUrl: server.directoryUrl,
+      directory,
       transport,
       identifierFor: settings.identifier.identifierFor,
     });

@@ -34,6 +34,8 @@ export interface AcmeClientOptions extends HttpTransportOptions {
   accountKey: KeyObject;
   /** Known account URL (kid); otherwise set by newAccount. */
   accountUrl?: string;
+  /** A directory already fetched (e.g. shared by many clients of one CA); otherwise fetched on first use. */
+  directory?: DirectoryJson;
   /**
    * Share one transport (keep-alive connections and nonce pool) between clients. When given,
    * caBundle, timeoutMs, userAgent and the other transport options are ignored, and close() leaves it open.
@@ -91,6 +93,7 @@ export class AcmeClient {
     this.directoryUrl = new URL(opts.directoryUrl).href;
     this.#signer = new JwsSigner(opts.accountKey);
     this.#accountUrl = opts.accountUrl;
+    if (opts.directory) this.#directory = Promise.resolve(opts.directory);
     this.#ownsTransport = opts.transport === undefined;
     this.transport = opts.transport ?? new HttpTransport(opts);
   }

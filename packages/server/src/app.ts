@@ -68,7 +68,10 @@ export async function createServer(
     const url = config.database.url || `sqlite:${path.join(dataDir, 'akamu.db')}`;
     const opened = openDatabase(url);
     await migrateToLatest(opened.db);
-    storage = new SqlStorageAuthority(opened.db, { accountCacheMs: config.database.account_cache, now: () => clock.now() });
+    storage = new SqlStorageAuthority(opened.db, {
+      accountCacheMs: config.database.account_cache,
+      now: () => clock.now(),
+    });
   }
   const sa = storage;
 

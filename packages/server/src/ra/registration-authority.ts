@@ -49,7 +49,7 @@ export interface RaDeps {
 export class RegistrationAuthority {
   readonly #d: RaDeps;
   /** Validations running in this process, by authorization id. */
-  readonly #validations = new Map<string, Promise<void>>();
+  readonly #validations = new Map<string, Promise<Authorization | undefined>>();
 
   constructor(deps: RaDeps) {
     this.#d = deps;
@@ -298,14 +298,31 @@ export class RegistrationAuthority {
         accountUrl: this.#d.accountUrl(account.id),
       });
       const at = this.#d.clock.now();
-      await this.#d.sa.recordValidation(
+      const expiresAt = at + this.#d.policy.validAuthorizationLifetime;
+      const recorded = await this.#d.sa.recordValidation(
         challengeId,
         authz.id,
-        outcome === undefined
-          ? { valid: true, at, expiresAt: at + this.#d.policy.validAuthorizationLifetime }
-          : { valid: false, at, error: outcome },
+        outcome === undefined ? { valid: true, at, expiresAt } : { valid: false, at, error: outcome },
       );
-    })().catch((e) => this.#d.onBackgroundError(e, `validation of challenge ${challengeId}`));
+      if (!recorded) return undefined;
+      // The authorization as it now stands, for a poll waiting on this validation.
+      const updated: Authorization = {
+        ...authz,
+        status: outcome === undefined ? 'valid' : 'invalid',
+        expiresAt: outcome === undefined ? expiresAt : authz.expiresAt,
+        challenges: authz.challenges.map((c) =>
+          c.id !== challengeId
+            ? c
+            : outcome === undefined
+              ? { ...c, status: 'valid', validatedAt: at, error: null }
+              : { ...c, status: 'invalid', error: outcome },
+        ),
+      };
+      return updated;
+    })().catch((e) => {
+      this.#d.onBackgroundError(e, `validation of challenge ${challengeId}`);
+      return undefined;
+    });
     this.#validations.set(authz.id, run);
     void run.finally(() => {
       if (this.#validations.get(authz.id) === run) this.#validations.delete(authz.id);
@@ -326,18 +343,19 @@ export class RegistrationAuthority {
   /**
    * Waits, at most `maxWaitMs`, for a validation of this authorization that runs in this process, so a
    * client polling the authorization learns the outcome as soon as there is one instead of at its next
-   * poll. Returns at once when none runs here.
+   * poll. Resolves to the authorization as the validation left it, or undefined when none runs here, the
+   * wait ran out, or the outcome was not recorded (the caller then reads storage).
    */
-  async awaitValidation(authorizationId: string, maxWaitMs: number): Promise<boolean> {
+  async awaitValidation(authorizationId: string, maxWaitMs: number): Promise<Authorization | undefined> {
     const run = this.#validations.get(authorizationId);
-    if (!run || maxWaitMs <= 0) return false;
+    if (!run || maxWaitMs <= 0) return undefined;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, maxWaitMs);
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), maxWaitMs);
     });
-    await Promise.race([run, timeout]);
+    const updated = await Promise.race([run, timeout]);
     clearTimeout(timer);
-    return true;
+    return updated;
   }
 
   /** Waits for validations under way (shutdown, tests). */

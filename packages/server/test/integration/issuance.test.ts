@@ -72,6 +72,22 @@ describe('issuance', () => {
     assert.notDeepEqual(theirs.order.authorizations, first.order.authorizations);
   });
 
+  it('answers an authorization poll when the validation running in this process ends', async () => {
+    const client = await ca.account();
+    const { order } = await client.newOrder({
+      identifiers: [{ type: 'dns', value: 'hold.example.localhost' }],
+    });
+    const authz = await client.getAuthorization(order.authorizations[0]!);
+    const challenge = authz.challenges.find((c) => c.type === 'http-01')!;
+    await ca.solver.present(authz.identifier, challenge, client.keyAuthorization(challenge.token));
+    const answered = await client.respondChallenge(challenge.url);
+    assert.equal(answered.status, 'processing', 'the challenge answer does not wait for validation');
+    const polled = await client.getAuthorization(order.authorizations[0]!);
+    assert.equal(polled.status, 'valid', 'one poll is enough: it was held until the validation ended');
+    assert.equal(polled.challenges[0]!.status, 'valid');
+    assert.ok(polled.challenges[0]!.validated);
+  });
+
   it('records a failed http-01 validation with its error and makes the order invalid', async () => {
     const client = await ca.account();
     const { url, order } = await client.newOrder({
