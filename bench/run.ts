@@ -11,6 +11,7 @@ import { Http01Solver } from '@akamu/client';
 import { clockTicksPerSecond } from './cpu.ts';
 import { errorRecord, measure, record } from './measure.ts';
 import { computeRatios, formatRatios, formatResults, type RunRecord, runSummary } from './report.ts';
+import { benchRevocation, formatRevocation, type RevocationBenchResult, revocationBenchEnabled } from './revocation.ts';
 import { settings } from './settings.ts';
 import { akamu } from './targets/akamu.ts';
 import { caddy } from './targets/caddy.ts';
@@ -118,8 +119,10 @@ async function main(): Promise<void> {
   workRoot = mkdtempSync(path.join(tmpdir(), 'akamu-bench-'));
   const startedAt = new Date().toISOString();
   const records: RunRecord[] = [];
+  let revocation: RevocationBenchResult | undefined;
   try {
     for (const target of targets) records.push(...(await benchTarget(target, workRoot)));
+    if (revocationBenchEnabled()) revocation = await benchRevocation(workRoot, log);
   } finally {
     cleanUp();
   }
@@ -138,6 +141,7 @@ async function main(): Promise<void> {
     settings: { ...settings, identifier: settings.identifier.name },
     results: records,
     ratios,
+    revocation,
   };
   const dir = path.join(repoRoot, '.bench');
   mkdirSync(dir, { recursive: true });
@@ -156,6 +160,7 @@ async function main(): Promise<void> {
     'akamu ÷ peer (throughput > 1: akamu faster; CPU/iss < 1: akamu cheaper)',
     formatRatios(ratios),
     '',
+    ...(revocation ? [formatRevocation(revocation), ''] : []),
     `written to ${path.relative(process.cwd(), path.join(dir, 'results.json')) || '.bench/results.json'}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { stringify } from 'smol-toml';
+import { currentBackend, provisionDatabase } from '../support/databases.ts';
 
 const MAIN = resolve(import.meta.dirname, '../../packages/cli/src/main.ts');
 const READY_TIMEOUT_MS = 30_000;
@@ -41,10 +42,11 @@ export interface AkamuProcess {
 }
 
 /** Defaults for a test server; `config` sections are merged over these key by key. */
-function testConfig(dir: string, config: Record<string, unknown>): Record<string, unknown> {
+function testConfig(dir: string, config: Record<string, unknown>, databaseUrl: string | undefined): Record<string, unknown> {
   const merged: Record<string, unknown> = {
     data_dir: join(dir, 'akamu-data'),
     server: { host: '127.0.0.1', port: 0, log_level: 'warn' },
+    ...(databaseUrl ? { database: { url: databaseUrl } } : {}),
   };
   for (const [key, value] of Object.entries(config)) {
     const base = merged[key];
@@ -60,7 +62,9 @@ function isTable(v: unknown): v is Record<string, unknown> {
 export async function startAkamu(opts: StartAkamuOptions = {}): Promise<AkamuProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'akamu-interop-'));
   const configFile = join(dir, 'akamu.toml');
-  await writeFile(configFile, stringify(testConfig(dir, opts.config ?? {})));
+  // The database backend of this test run (AKAMU_TEST_BACKEND): a fresh database, dropped on stop.
+  const database = await provisionDatabase(currentBackend());
+  await writeFile(configFile, stringify(testConfig(dir, opts.config ?? {}, database.url)));
 
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
@@ -95,6 +99,7 @@ export async function startAkamu(opts: StartAkamuOptions = {}): Promise<AkamuPro
     }
     process.off('exit', kill);
     await rm(dir, { recursive: true, force: true });
+    await database.drop();
   };
 
   try {

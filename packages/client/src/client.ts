@@ -16,7 +16,8 @@ import {
   type OrderStatus,
   type ProblemJson,
 } from '@akamu/protocol';
-import { AcmeStatusError, AcmeTimeoutError, AcmeTransportError } from './errors.ts';
+import { certId } from './ari.ts';
+import { AcmeStatusError, AcmeTimeoutError, AcmeTransportError, AcmeUnsupportedError } from './errors.ts';
 import { encodePayload, type HmacAlgorithm, JwsSigner, signExternalAccountBinding } from './jws.ts';
 import {
   type HttpResponse,
@@ -58,8 +59,46 @@ export interface NewOrderOptions {
   notAfter?: string;
   /** draft-ietf-acme-profiles */
   profile?: string;
-  /** RFC 9773 ARI: the certificate identifier this order replaces. */
+  /** RFC 9773 ARI: the certificate identifier this order replaces (see certId). */
   replaces?: string;
+  /** RFC 8739 STAR: the CA re-issues a short-term certificate every `lifetime` until `endDate`. */
+  autoRenewal?: AutoRenewalOptions;
+}
+
+/** RFC 8739 §3.1.1 `auto-renewal` of a STAR order. */
+export interface AutoRenewalOptions {
+  /** The earliest date of validity of the first certificate. Default: when the order is finalized. */
+  startDate?: Date | string;
+  /** The latest date of validity of the last certificate. */
+  endDate: Date | string;
+  /** Validity of each certificate, in seconds. */
+  lifetime: number;
+  /** Seconds each certificate is pre-dated so consecutive ones overlap. */
+  lifetimeAdjust?: number;
+  /** Allow the rolling certificate to be fetched with a plain GET (no account signature). */
+  allowCertificateGet?: boolean;
+}
+
+/** An order; a STAR order (RFC 8739 §3.1.1) also carries `auto-renewal` and `star-certificate`. */
+export interface StarOrderJson extends OrderJson {
+  'auto-renewal'?: {
+    'start-date'?: string;
+    'end-date': string;
+    lifetime: number;
+    'lifetime-adjust'?: number;
+    'allow-certificate-get'?: boolean;
+  };
+  /** The rolling certificate URL, once the order is valid. */
+  'star-certificate'?: string;
+}
+
+/** RFC 9773 §4.2: the CA's suggested renewal window for a certificate. */
+export interface RenewalInfo {
+  suggestedWindow: { start: Date; end: Date };
+  /** A page explaining why the window is what it is (e.g. an incident). */
+  explanationURL?: string;
+  /** When to ask again (the response's Retry-After). */
+  retryAfter?: Date;
 }
 
 export interface WaitOptions {
@@ -213,21 +252,97 @@ export class AcmeClient {
     this.#signer = next;
   }
 
-  /** RFC 8555 §7.4. */
-  async newOrder(opts: NewOrderOptions): Promise<{ url: string; order: OrderJson }> {
+  /**
+   * RFC 8555 §7.4. With `autoRenewal`, a STAR order (RFC 8739 §3.1.1); throws AcmeUnsupportedError
+   * when the directory does not advertise `meta.auto-renewal`.
+   */
+  async newOrder(opts: NewOrderOptions): Promise<{ url: string; order: StarOrderJson }> {
     const dir = await this.directory();
     const payload: Record<string, unknown> = { identifiers: opts.identifiers };
     if (opts.notBefore !== undefined) payload.notBefore = opts.notBefore;
     if (opts.notAfter !== undefined) payload.notAfter = opts.notAfter;
     if (opts.profile !== undefined) payload.profile = opts.profile;
     if (opts.replaces !== undefined) payload.replaces = opts.replaces;
+    if (opts.autoRenewal !== undefined) {
+      if (dir.meta?.['auto-renewal'] === undefined)
+        throw new AcmeUnsupportedError(
+          'auto-renewal',
+          'the CA does not offer STAR orders (no meta.auto-renewal)',
+        );
+      payload['auto-renewal'] = autoRenewalPayload(opts.autoRenewal);
+    }
     const res = await this.#post(dir.newOrder, payload);
-    return { url: location(res), order: jsonBody<OrderJson>(res) };
+    return { url: location(res), order: jsonBody<StarOrderJson>(res) };
   }
 
   /** RFC 8555 §7.1.3. */
-  async getOrder(url: string, signal?: AbortSignal): Promise<OrderJson> {
-    return jsonBody<OrderJson>(await this.#post(url, '', signal));
+  async getOrder(url: string, signal?: AbortSignal): Promise<StarOrderJson> {
+    return jsonBody<StarOrderJson>(await this.#post(url, '', signal));
+  }
+
+  /**
+   * RFC 8739 §3.1.2: cancels a STAR order; the CA stops issuing and the rolling certificate URL
+   * answers autoRenewalCanceled. Returns the order (status `canceled`).
+   */
+  async cancelStarOrder(orderUrl: string): Promise<StarOrderJson> {
+    return jsonBody<StarOrderJson>(await this.#post(orderUrl, { status: 'canceled' }));
+  }
+
+  /**
+   * RFC 8739 §3.3: the current certificate of a STAR order (its `star-certificate` URL), by
+   * POST-as-GET, or with `unauthenticated` by a plain GET (allowed when the order was created with
+   * `allowCertificateGet`). certNotBefore/certNotAfter come from the Cert-Not-Before/-After headers.
+   */
+  async downloadStarCertificate(
+    url: string,
+    opts: { unauthenticated?: boolean; signal?: AbortSignal } = {},
+  ): Promise<{ pem: string; certNotBefore?: Date; certNotAfter?: Date }> {
+    const accept = 'application/pem-certificate-chain';
+    const res = opts.unauthenticated
+      ? await this.transport.request('GET', url, { accept, signal: opts.signal })
+      : await this.#post(url, '', opts.signal, accept);
+    const pem = res.body.toString('utf8');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+      throw new AcmeTransportError('certificate response is not a PEM chain', url);
+    const out: { pem: string; certNotBefore?: Date; certNotAfter?: Date } = { pem };
+    const notBefore = httpDate(res.headers['cert-not-before']);
+    const notAfter = httpDate(res.headers['cert-not-after']);
+    if (notBefore) out.certNotBefore = notBefore;
+    if (notAfter) out.certNotAfter = notAfter;
+    return out;
+  }
+
+  /**
+   * RFC 9773 §4.2: the CA's suggested renewal window for a certificate (PEM, DER, or its certId), by
+   * an unauthenticated GET of `<renewalInfo>/<certId>`. Throws AcmeUnsupportedError when the
+   * directory has no `renewalInfo`.
+   */
+  async renewalInfo(certificate: string | Buffer, opts: { signal?: AbortSignal } = {}): Promise<RenewalInfo> {
+    const dir = await this.directory();
+    if (typeof dir.renewalInfo !== 'string')
+      throw new AcmeUnsupportedError(
+        'renewalInfo',
+        'the CA does not offer ACME Renewal Information (no renewalInfo in its directory)',
+      );
+    const id =
+      typeof certificate === 'string' && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(certificate)
+        ? certificate
+        : certId(certificate);
+    const url = `${dir.renewalInfo.replace(/\/+$/, '')}/${id}`;
+    const res = await this.transport.request('GET', url, { signal: opts.signal });
+    const body = jsonBody<{ suggestedWindow?: { start?: unknown; end?: unknown }; explanationURL?: unknown }>(
+      res,
+    );
+    const start = new Date(String(body.suggestedWindow?.start));
+    const end = new Date(String(body.suggestedWindow?.end));
+    if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end < start)
+      throw new AcmeTransportError('renewal info has no valid suggestedWindow', url);
+    const info: RenewalInfo = { suggestedWindow: { start, end } };
+    if (typeof body.explanationURL === 'string') info.explanationURL = body.explanationURL;
+    const now = Date.now();
+    const retry = retryAfterMs(res, now);
+    if (retry !== undefined) info.retryAfter = new Date(now + retry);
+    return info;
   }
 
   /** RFC 8555 §7.5. */
@@ -376,4 +491,34 @@ export class AcmeClient {
       }
     }
   }
+}
+
+function rfc3339(value: Date | string, what: string): string {
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) throw new TypeError(`${what} is not a valid date`);
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** RFC 8739 §3.1.1 member names and encodings. */
+export function autoRenewalPayload(opts: AutoRenewalOptions): Record<string, unknown> {
+  if (!Number.isSafeInteger(opts.lifetime) || opts.lifetime <= 0)
+    throw new TypeError('autoRenewal.lifetime must be a positive number of seconds');
+  const out: Record<string, unknown> = {
+    'end-date': rfc3339(opts.endDate, 'autoRenewal.endDate'),
+    lifetime: opts.lifetime,
+  };
+  if (opts.startDate !== undefined) out['start-date'] = rfc3339(opts.startDate, 'autoRenewal.startDate');
+  if (opts.lifetimeAdjust !== undefined) {
+    if (!Number.isSafeInteger(opts.lifetimeAdjust) || opts.lifetimeAdjust < 0)
+      throw new TypeError('autoRenewal.lifetimeAdjust must be a non-negative number of seconds');
+    out['lifetime-adjust'] = opts.lifetimeAdjust;
+  }
+  if (opts.allowCertificateGet !== undefined) out['allow-certificate-get'] = opts.allowCertificateGet;
+  return out;
+}
+
+function httpDate(value: string | string[] | undefined): Date | undefined {
+  if (typeof value !== 'string') return undefined;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }

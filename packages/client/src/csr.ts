@@ -2,7 +2,7 @@
  * PKCS#10 certificate requests (RFC 2986) for RFC 8555 §7.4 finalize: subject CN (optional) and a
  * subjectAltName extension request with dNSName and iPAddress entries, signed with node:crypto.
  */
-import { type KeyObject, sign } from 'node:crypto';
+import { createPublicKey, type KeyObject, sign } from 'node:crypto';
 import {
   bitString,
   boolean,
@@ -12,7 +12,6 @@ import {
   integer,
   ipToBytes,
   type Jwk,
-  jwsAlgorithmForKey,
   NULL,
   octetString,
   oid,
@@ -21,7 +20,7 @@ import {
   utf8String,
 } from '@akamu/protocol';
 import { exportPublicJwk } from './jws.ts';
-import { assertSigningKey } from './keys.ts';
+import { assertSigningKey, jwsAlgorithm } from './keys.ts';
 
 export interface CsrOptions {
   key: KeyObject;
@@ -36,8 +35,8 @@ const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 const OID_SAN = '2.5.29.17';
 
 /** [digest for node:crypto sign, AlgorithmIdentifier DER] per JWS alg of the key. */
-function signatureAlgorithm(key: KeyObject): [string | null, Buffer] {
-  switch (jwsAlgorithmForKey(key)) {
+export function signatureAlgorithm(key: KeyObject): [string | null, Buffer] {
+  switch (jwsAlgorithm(key)) {
     case 'ES256':
       return ['sha256', sequence(oid('1.2.840.10045.4.3.2'))];
     case 'ES384':
@@ -48,6 +47,13 @@ function signatureAlgorithm(key: KeyObject): [string | null, Buffer] {
       return ['sha256', sequence(oid('1.2.840.113549.1.1.11'), NULL)];
     case 'EdDSA':
       return [null, sequence(oid(key.asymmetricKeyType === 'ed448' ? '1.3.101.113' : '1.3.101.112'))];
+    // FIPS 204: the NIST OIDs id-ml-dsa-44/65/87, parameters absent.
+    case 'ML-DSA-44':
+      return [null, sequence(oid('2.16.840.1.101.3.4.3.17'))];
+    case 'ML-DSA-65':
+      return [null, sequence(oid('2.16.840.1.101.3.4.3.18'))];
+    case 'ML-DSA-87':
+      return [null, sequence(oid('2.16.840.1.101.3.4.3.19'))];
     default:
       throw new TypeError(`unsupported CSR key type ${key.asymmetricKeyType}`);
   }
@@ -87,11 +93,18 @@ export function createCsr(opts: CsrOptions): Buffer {
     attributes.push(sequence(oid(OID_EXTENSION_REQUEST), setOf(sequence(san))));
   }
 
-  const spki = subjectPublicKeyInfo(opts.key);
+  return signCsr(opts.key, subject, attributes);
+}
+
+/**
+ * Encodes and signs a CertificationRequest (RFC 2986 §4) from a DER subject Name and DER Attribute
+ * SEQUENCEs.
+ */
+export function signCsr(key: KeyObject, subject: Buffer, attributes: Buffer[]): Buffer {
   // attributes [0] IMPLICIT SET OF Attribute (RFC 2986 §4.1).
-  const info = sequence(integer(0), subject, spki, constructed(0xa0, attributes));
-  const [digest, algorithm] = signatureAlgorithm(opts.key);
-  return sequence(info, algorithm, bitString(sign(digest, info, opts.key)));
+  const info = sequence(integer(0), subject, subjectPublicKeyInfo(key), constructed(0xa0, attributes));
+  const [digest, algorithm] = signatureAlgorithm(key);
+  return sequence(info, algorithm, bitString(sign(digest, info, key)));
 }
 
 const spkiCache = new WeakMap<KeyObject, Buffer>();
@@ -106,10 +119,14 @@ const EC_CURVES: Record<string, [string, number]> = {
  * With OpenSSL 3, node:crypto's SPKI export costs about as much as an ECDSA signature; the JWK
  * export plus this encoding costs less than half of it.
  */
-function subjectPublicKeyInfo(key: KeyObject): Buffer {
+export function subjectPublicKeyInfo(key: KeyObject): Buffer {
   const cached = spkiCache.get(key);
   if (cached) return cached;
-  const spki = spkiFromJwk(exportPublicJwk(key));
+  const jwk = exportPublicJwk(key);
+  const spki =
+    jwk.kty === 'AKP'
+      ? (createPublicKey(key).export({ type: 'spki', format: 'der' }) as Buffer)
+      : spkiFromJwk(jwk);
   spkiCache.set(key, spki);
   return spki;
 }

@@ -10,7 +10,9 @@ export type AcmeClientErrorCode =
   | 'ERR_ACME_TRANSPORT'
   | 'ERR_ACME_TIMEOUT'
   | 'ERR_ACME_STATUS'
-  | 'ERR_ACME_NO_SOLVER';
+  | 'ERR_ACME_NO_SOLVER'
+  | 'ERR_ACME_SOLVER'
+  | 'ERR_ACME_UNSUPPORTED';
 
 export abstract class AcmeClientError extends Error {
   abstract readonly code: AcmeClientErrorCode;
@@ -113,5 +115,40 @@ export class AcmeNoSolverError extends AcmeClientError {
     this.name = 'AcmeNoSolverError';
     this.identifier = identifier;
     this.offered = offered;
+  }
+}
+
+/**
+ * A solver could not make a challenge answerable or clean it up: a hook script failed or timed out,
+ * a DNS server refused an update, a record did not become visible in time.
+ */
+export class ChallengeSolverError extends AcmeClientError {
+  readonly code = 'ERR_ACME_SOLVER';
+  /** The challenge type of the solver, e.g. 'dns-01'. */
+  readonly challengeType: string;
+  readonly identifier: Identifier | undefined;
+
+  constructor(
+    challengeType: string,
+    message: string,
+    opts: { identifier?: Identifier; cause?: unknown } = {},
+  ) {
+    super(`${challengeType}: ${message}`, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'ChallengeSolverError';
+    this.challengeType = challengeType;
+    this.identifier = opts.identifier;
+  }
+}
+
+/** The CA does not offer what was asked for: no `renewalInfo` (RFC 9773), no STAR (RFC 8739), ... */
+export class AcmeUnsupportedError extends AcmeClientError {
+  readonly code = 'ERR_ACME_UNSUPPORTED';
+  /** What is missing, e.g. 'renewalInfo' or 'auto-renewal'. */
+  readonly feature: string;
+
+  constructor(feature: string, message: string) {
+    super(message);
+    this.name = 'AcmeUnsupportedError';
+    this.feature = feature;
   }
 }

@@ -3,15 +3,8 @@
  * export of their public halves. ECDSA signatures are raw r||s (RFC 7518 §3.4).
  */
 import { createHmac, createPublicKey, type KeyObject, sign } from 'node:crypto';
-import {
-  b64u,
-  ecCoordinateSize,
-  type Jwk,
-  jwkThumbprint,
-  jwsAlgorithmForKey,
-  publicJwk,
-} from '@akamu/protocol';
-import { assertSigningKey } from './keys.ts';
+import { b64u, ecCoordinateSize, type Jwk, jwkThumbprint, publicJwk } from '@akamu/protocol';
+import { assertSigningKey, jwsAlgorithm } from './keys.ts';
 
 export interface FlattenedJws {
   protected: string;
@@ -19,10 +12,15 @@ export interface FlattenedJws {
   signature: string;
 }
 
-/** The public JWK of a (private or public) key, with only the RFC 7518 §6 public members. */
+/**
+ * The public JWK of a (private or public) key, with only the public members: RFC 7518 §6 (EC, RSA),
+ * RFC 8037 (OKP) and, for ML-DSA, the AKP key type of draft-ietf-cose-dilithium (kty, alg, pub).
+ */
 export function exportPublicJwk(key: KeyObject): Jwk {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return publicJwk(pub.export({ format: 'jwk' }) as Jwk);
+  const jwk = pub.export({ format: 'jwk' }) as Jwk;
+  if (jwk.kty === 'AKP') return { kty: 'AKP', alg: jwk.alg, pub: jwk.pub };
+  return publicJwk(jwk);
 }
 
 /** base64url of a JWS payload: '' stays '' (POST-as-GET, RFC 8555 §6.3); objects are JSON. */
@@ -46,10 +44,11 @@ export class JwsSigner {
   constructor(key: KeyObject) {
     assertSigningKey(key);
     this.key = key;
-    this.alg = jwsAlgorithmForKey(key);
+    this.alg = jwsAlgorithm(key);
     this.jwk = exportPublicJwk(key);
     this.#coordinateSize = ecCoordinateSize(this.alg);
-    this.#digest = this.alg === 'EdDSA' ? null : `sha${this.alg.slice(2)}`;
+    // EdDSA and ML-DSA sign the message itself (ML-DSA: pure mode, empty context).
+    this.#digest = this.alg === 'EdDSA' || this.alg.startsWith('ML-DSA') ? null : `sha${this.alg.slice(2)}`;
   }
 
   /** RFC 7638 thumbprint of the public key, base64url SHA-256. */

@@ -10,8 +10,25 @@ export type KeySpec =
   | 'rsa:3072'
   | 'rsa:4096'
   | 'ed25519'
-  | 'ed448';
+  | 'ed448'
+  | 'ml-dsa-44'
+  | 'ml-dsa-65'
+  | 'ml-dsa-87';
 
+export type MlDsaKeyType = 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87';
+const ML_DSA: readonly MlDsaKeyType[] = ['ml-dsa-44', 'ml-dsa-65', 'ml-dsa-87'];
+
+/** True when node:crypto can generate ML-DSA keys (Node 24 with OpenSSL 3.5 or later). */
+function mlDsaSupported(type: MlDsaKeyType): boolean {
+  try {
+    generateKeyPairSync(type as 'ed25519');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every key spec generateKey accepts in this runtime (ML-DSA only where node:crypto has it). */
 export const KEY_SPECS: readonly KeySpec[] = [
   'ec:P-256',
   'ec:P-384',
@@ -21,6 +38,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   'rsa:4096',
   'ed25519',
   'ed448',
+  ...ML_DSA.filter(mlDsaSupported),
 ];
 
 /** Generates a private key. RSA keys use e = 65537; generating rsa:4096 takes about a second. */
@@ -39,9 +57,30 @@ export function generateKey(spec: KeySpec): KeyObject {
       return generateKeyPairSync('ed25519').privateKey;
     case 'ed448':
       return generateKeyPairSync('ed448').privateKey;
+    case 'ml-dsa-44':
+    case 'ml-dsa-65':
+    case 'ml-dsa-87':
+      if (!KEY_SPECS.includes(spec)) throw new TypeError(`${spec} is not supported by this Node.js/OpenSSL`);
+      // @types/node does not list the ML-DSA overloads yet.
+      return generateKeyPairSync(spec as 'ed25519').privateKey;
     default:
       throw new TypeError(`unsupported key spec ${String(spec)}; expected one of ${KEY_SPECS.join(', ')}`);
   }
+}
+
+/** The ML-DSA parameter set of a key, or undefined for any other key type. */
+export function mlDsaType(key: KeyObject): MlDsaKeyType | undefined {
+  const type = key.asymmetricKeyType as string | undefined;
+  return ML_DSA.includes(type as MlDsaKeyType) ? (type as MlDsaKeyType) : undefined;
+}
+
+/**
+ * The JWS `alg` of a key: RS256, ES256/384/512, EdDSA, and ML-DSA-44/65/87
+ * (draft-ietf-cose-dilithium, "ML-DSA for JOSE and COSE").
+ */
+export function jwsAlgorithm(key: KeyObject): string {
+  const mlDsa = mlDsaType(key);
+  return mlDsa ? mlDsa.toUpperCase() : jwsAlgorithmForKey(key);
 }
 
 /**
@@ -65,10 +104,10 @@ export function exportPrivateKeyPem(key: KeyObject): string {
   return key.export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
-/** A private RSA, EC (P-256/384/521), Ed25519 or Ed448 key. */
+/** A private RSA, EC (P-256/384/521), Ed25519, Ed448 or ML-DSA key. */
 export function assertSigningKey(key: KeyObject): void {
   if (key?.type !== 'private') throw new TypeError('expected a private KeyObject');
   if (key.asymmetricKeyType === 'rsa-pss')
     throw new TypeError('RSA-PSS keys are not supported; use an rsa key');
-  jwsAlgorithmForKey(key);
+  jwsAlgorithm(key);
 }

@@ -3,8 +3,8 @@
  * every pending authorization in parallel, finalize, wait, download.
  */
 import type { KeyObject } from 'node:crypto';
-import type { AuthorizationJson, Identifier, OrderJson } from '@akamu/protocol';
-import type { AcmeClient } from './client.ts';
+import type { AuthorizationJson, Identifier } from '@akamu/protocol';
+import type { AcmeClient, AutoRenewalOptions, StarOrderJson } from './client.ts';
 import { createCsr } from './csr.ts';
 import { AcmeNoSolverError, AcmeProblemError, AcmeStatusError } from './errors.ts';
 import { generateKey } from './keys.ts';
@@ -19,6 +19,10 @@ export interface ObtainCertificateOptions {
   /** Certificate key; generated ec:P-256 when absent. */
   certificateKey?: KeyObject;
   profile?: string;
+  /** RFC 9773: the certId (see certId()) of the certificate this one replaces. */
+  replaces?: string;
+  /** RFC 8739: make it a STAR order; certificateUrl is then the rolling `star-certificate` URL. */
+  autoRenewal?: AutoRenewalOptions;
   /** Time limit for each wait (authorizations, order). Default 60 000 ms. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -28,6 +32,7 @@ export interface ObtainedCertificate {
   certificatePem: string;
   certificateKey: KeyObject;
   orderUrl: string;
+  /** The certificate URL, or for a STAR order its rolling `star-certificate` URL. */
   certificateUrl: string;
 }
 
@@ -48,6 +53,8 @@ export async function obtainCertificate(
   const { url: orderUrl, order } = await client.newOrder({
     identifiers: opts.identifiers,
     profile: opts.profile,
+    replaces: opts.replaces,
+    autoRenewal: opts.autoRenewal,
   });
 
   if (order.status === 'pending') {
@@ -61,7 +68,7 @@ export async function obtainCertificate(
   }
 
   signal?.throwIfAborted();
-  let finalized: OrderJson;
+  let finalized: StarOrderJson;
   try {
     finalized = await client.finalize(order, csr);
   } catch (error) {
@@ -71,12 +78,15 @@ export async function obtainCertificate(
     finalized = await client.finalize(ready, csr);
   }
   if (finalized.status !== 'valid') finalized = await client.waitForOrder(orderUrl, ['valid'], wait);
-  const certificateUrl = finalized.certificate;
+  const star = opts.autoRenewal !== undefined;
+  const certificateUrl = star ? finalized['star-certificate'] : finalized.certificate;
   if (certificateUrl === undefined)
     throw new AcmeStatusError(orderUrl, 'valid without certificate', ['valid']);
 
   signal?.throwIfAborted();
-  const { pem } = await client.downloadCertificate(certificateUrl);
+  const { pem } = star
+    ? await client.downloadStarCertificate(certificateUrl, { signal })
+    : await client.downloadCertificate(certificateUrl);
   return { certificatePem: pem, certificateKey, orderUrl, certificateUrl };
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { test } from 'node:test';
 import { ipToBytes, oid, tlv } from '@akamu/protocol';
-import { createCsr, generateKey } from '../src/index.ts';
+import { createCsr, generateKey, KEY_SPECS } from '../src/index.ts';
 
 interface Node {
   tag: number;
@@ -73,6 +73,13 @@ test('createCsr signs with each key type and the matching algorithm', () => {
     ['rsa:2048', 'sha256', '06092a864886f70d01010b0500'],
     ['ed25519', null, '06032b6570'],
     ['ed448', null, '06032b6571'],
+    ...(KEY_SPECS.includes('ml-dsa-65')
+      ? ([
+          ['ml-dsa-44', null, '0609608648016503040311'],
+          ['ml-dsa-65', null, '0609608648016503040312'],
+          ['ml-dsa-87', null, '0609608648016503040313'],
+        ] as const)
+      : []),
   ] as const;
   for (const [spec, digest, algorithm] of cases) {
     const key = generateKey(spec);

@@ -24,6 +24,9 @@ test('JwsSigner signs flattened JWS that verify against the exported JWK, for ev
     'ec:P-384': 'ES384',
     'ec:P-521': 'ES512',
     'rsa:2048': 'RS256',
+    'ml-dsa-44': 'ML-DSA-44',
+    'ml-dsa-65': 'ML-DSA-65',
+    'ml-dsa-87': 'ML-DSA-87',
   } as const;
   for (const spec of SPECS) {
     const signer = new JwsSigner(generateKey(spec));
@@ -41,7 +44,10 @@ test('JwsSigner signs flattened JWS that verify against the exported JWK, for ev
     const publicKey = createPublicKey({ key: signer.jwk as never, format: 'jwk' });
     const input = Buffer.from(`${jws.protected}.${jws.payload}`);
     const signature = fromB64u(jws.signature)!;
-    const digest = header.alg === 'EdDSA' ? null : `sha${String(header.alg).slice(2)}`;
+    const digest =
+      header.alg === 'EdDSA' || String(header.alg).startsWith('ML-DSA')
+        ? null
+        : `sha${String(header.alg).slice(2)}`;
     if (spec.startsWith('ec:')) {
       const width = { 'ec:P-256': 32, 'ec:P-384': 48, 'ec:P-521': 66 }[spec as 'ec:P-256'];
       assert.equal(signature.length, 2 * width, `${spec} r||s`);
@@ -70,6 +76,7 @@ test('exportPublicJwk keeps only public members and matches the RFC 7638 thumbpr
     const members = Object.keys(jwk).sort();
     if (jwk.kty === 'EC') assert.deepEqual(members, ['crv', 'kty', 'x', 'y']);
     else if (jwk.kty === 'RSA') assert.deepEqual(members, ['e', 'kty', 'n']);
+    else if (jwk.kty === 'AKP') assert.deepEqual(members, ['alg', 'kty', 'pub']);
     else assert.deepEqual(members, ['crv', 'kty', 'x']);
     assert.deepEqual(exportPublicJwk(createPublicKey(key)), jwk);
     assert.equal(new JwsSigner(key).thumbprint, jwkThumbprint(jwk));
@@ -144,4 +151,41 @@ test('ecdsaDerToRaw matches node:crypto ieee-p1363 output, including short r/s a
   }
   assert.throws(() => ecdsaDerToRaw(Buffer.from([0x31, 0]), 32), TypeError);
   assert.throws(() => ecdsaDerToRaw(Buffer.from([0x30, 4, 0x02, 40, 1, 1]), 32), TypeError);
+});
+
+test('ML-DSA (FIPS 204) keys where node:crypto has them: AKP JWK, ML-DSA-NN alg, sign/verify round trip', (t) => {
+  const mlDsa = (['ml-dsa-44', 'ml-dsa-65', 'ml-dsa-87'] as const).filter((s) => KEY_SPECS.includes(s));
+  let supported = true;
+  try {
+    generateKeyPairSync('ml-dsa-65' as 'ed25519');
+  } catch {
+    supported = false;
+  }
+  // KEY_SPECS lists ML-DSA exactly when the runtime can generate it (Node 24 with OpenSSL >= 3.5).
+  assert.equal(mlDsa.length, supported ? 3 : 0);
+  if (!supported) {
+    assert.throws(() => generateKey('ml-dsa-65'), TypeError);
+    t.skip('this Node.js/OpenSSL has no ML-DSA');
+    return;
+  }
+  const publicKeyBytes = { 'ml-dsa-44': 1312, 'ml-dsa-65': 1952, 'ml-dsa-87': 2592 };
+  for (const spec of mlDsa) {
+    const key = generateKey(spec);
+    const signer = new JwsSigner(key);
+    assert.equal(signer.alg, spec.toUpperCase());
+    assert.equal(signer.jwk.kty, 'AKP');
+    assert.equal(signer.jwk.alg, spec.toUpperCase());
+    assert.equal(fromB64u(String(signer.jwk.pub))!.length, publicKeyBytes[spec]);
+    // RFC 7638 thumbprint over the required AKP members, in order: alg, kty, pub.
+    assert.equal(signer.thumbprint, jwkThumbprint({ kty: 'AKP', alg: signer.jwk.alg, pub: signer.jwk.pub }));
+    const jws = signer.sign(
+      { kid: 'https://ca.example/acct/1', nonce: 'n', url: 'https://ca.example/x' },
+      encodePayload({ a: 1 }),
+    );
+    const publicKey = createPublicKey({ key: signer.jwk as never, format: 'jwk' });
+    const input = Buffer.from(`${jws.protected}.${jws.payload}`);
+    assert.ok(verify(null, input, publicKey, fromB64u(jws.signature)!), spec);
+    assert.ok(!verify(null, Buffer.from(`${jws.protected}.e30`), publicKey, fromB64u(jws.signature)!), spec);
+    assert.deepEqual(exportPublicJwk(importPrivateKeyPem(exportPrivateKeyPem(key))), signer.jwk);
+  }
 });

@@ -73,6 +73,19 @@ export const PROBLEM_TYPES = {
     description: 'The requested profile is unknown or not allowed (draft-ietf-acme-profiles)',
   },
   autoRenewalCanceled: { status: 403, description: 'The STAR order has been canceled (RFC 8739 §3.1.2)' },
+  autoRenewalExpired: {
+    status: 403,
+    description: 'The STAR order has passed its end-date (RFC 8739 §3.1.2)',
+  },
+  autoRenewalCancellationInvalid: {
+    status: 403,
+    description: 'A request to cancel an auto-renewal order that is not in state "valid" (RFC 8739 §3.1.2)',
+  },
+  alreadyReplaced: {
+    status: 409,
+    description:
+      'The request specified a predecessor certificate which has already been replaced (RFC 9773 §5)',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ProblemType = keyof typeof PROBLEM_TYPES;

@@ -38,6 +38,8 @@ export interface AccountJson {
   termsOfServiceAgreed?: boolean;
   externalAccountBinding?: unknown;
   orders: string;
+  /** RFC 9115 §2.3.1: the account's delegations list. */
+  delegations?: string;
 }
 
 export interface OrderJson {
@@ -69,6 +71,8 @@ export interface AuthorizationJson {
   expires?: string;
   challenges: ChallengeJson[];
   wildcard?: boolean;
+  /** RFC 9444 §4.1: this authorization of an ancestor domain also authorizes names below it. */
+  subdomainAuthAllowed?: boolean;
 }
 
 /** RFC 7807 problem document with RFC 8555 §6.7.1 subproblems. */

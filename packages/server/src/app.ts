@@ -1,19 +1,38 @@
+import { createPublicKey } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { derToPem } from '@akamu/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type CaMaterial, issueServerCertificate, loadOrCreateCa } from './ca/ca-store.ts';
-import { CertificateIssuer } from './ca/certificate-issuer.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { type Config, type ConfigInput, parseConfig } from './config.ts';
+import { type Config, ConfigError, type ConfigInput, parseConfig } from './config.ts';
 import { HmacNonceService } from './nonce/nonce-service.ts';
+import { CaaChecker } from './ra/caa.ts';
+import { ProfileCatalog } from './ra/profiles.ts';
 import { RegistrationAuthority } from './ra/registration-authority.ts';
+import { RenewalAuthority } from './ra/renewal-authority.ts';
+import { StarLoop } from './ra/star-loop.ts';
+import { RevocationServices } from './revocation/revocation-services.ts';
+import {
+  type AuthorityTokenLedger,
+  MemoryAuthorityTokenLedger,
+  SqlAuthorityTokenLedger,
+} from './sa/authority-token-ledger.ts';
 import { migrateToLatest, openDatabase } from './sa/database.ts';
+import { type RenewalStorage, SqlRenewalStorage } from './sa/renewal-storage.ts';
 import { SqlStorageAuthority } from './sa/sql-storage-authority.ts';
 import type { StorageAuthority } from './sa/storage-authority.ts';
+import { Dns01Validator } from './va/dns-01.ts';
+import { DnsPersist01Validator } from './va/dns-persist-01.ts';
+import { DnsHostResolver, DnsResolver } from './va/dns-resolver.ts';
 import { Http01Validator } from './va/http-01.ts';
 import { NetworkGuard } from './va/network-guard.ts';
+import { OnionCsr01Validator } from './va/onion-csr-01.ts';
 import { type HostResolver, SystemHostResolver } from './va/resolver.ts';
+import { loadTrustAnchors, TkAuth01Validator } from './va/tkauth-01.ts';
+import { TlsAlpn01Validator } from './va/tls-alpn-01.ts';
 import { ValidationAuthority } from './va/validation-authority.ts';
 import type { ChallengeValidator } from './va/validator.ts';
 import { registerAcme } from './wfe/acme-plugin.ts';
@@ -23,6 +42,8 @@ import { RequestVerifier } from './wfe/verify-request.ts';
 /** What an embedder may replace (Coyote-style): storage, clock, validators, the validation resolver, logging. */
 export interface ServerDeps {
   storage?: StorageAuthority;
+  /** Storage of ARI, STAR and delegations; built on the same database unless `storage` is replaced. */
+  renewalStorage?: RenewalStorage;
   clock?: Clock;
   /** Extra or replacement challenge validators, by type; they take precedence over the built-in ones. */
   validators?: ChallengeValidator[];
@@ -36,6 +57,10 @@ export interface AkamuServer {
   readonly app: FastifyInstance;
   readonly urls: AcmeUrls;
   readonly ra: RegistrationAuthority;
+  /** ARI, STAR and delegations (docs/renewal.md); undefined when an embedder's storage has no renewal storage. */
+  readonly renewals: RenewalAuthority | undefined;
+  /** The STAR renewal loop (runOnce() issues what is due now). */
+  readonly starLoop: StarLoop | undefined;
   readonly storage: StorageAuthority;
   readonly ca: CaMaterial;
   /** PEM of the root CA clients should trust (the top of the chain when the operator supplied one). */
@@ -46,9 +71,6 @@ export interface AkamuServer {
   close(): Promise<void>;
 }
 
-const SWEEP_INTERVAL_MS = 60_000;
-/** An order whose finalization began this long ago and never ended was interrupted by a crash. */
-const STALE_FINALIZE_MS = 60_000;
 
 /**
  * The composition root: the only module that knows every component. Builds storage, CA, nonces, VA, RA
@@ -59,16 +81,29 @@ export async function createServer(
   deps: ServerDeps = {},
 ): Promise<AkamuServer> {
   const config = parseConfig(input);
+  const profiles = new ProfileCatalog(config);
   const clock = deps.clock ?? systemClock;
   const dataDir = path.resolve(config.data_dir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
   let storage = deps.storage;
+  let renewalStorage = deps.renewalStorage;
+  let tokenLedger: AuthorityTokenLedger = new MemoryAuthorityTokenLedger();
   if (!storage) {
     const url = config.database.url || `sqlite:${path.join(dataDir, 'akamu.db')}`;
-    const opened = openDatabase(url);
-    await migrateToLatest(opened.db);
+    const opened = openDatabase(url, {
+      poolSize: config.database.pool_size,
+      requireTls: config.database.require_tls,
+      connectTimeoutMs: config.database.connect_timeout,
+    });
+    await migrateToLatest(opened.db, opened.dialect).catch(async (e) => {
+      await opened.close(); // a pool left open would keep the process alive
+      throw e;
+    });
+    tokenLedger = new SqlAuthorityTokenLedger(opened.db);
+    renewalStorage ??= new SqlRenewalStorage(opened.db);
     storage = new SqlStorageAuthority(opened.db, {
+      dialect: opened.dialect,
       accountCacheMs: config.database.account_cache,
       now: () => clock.now(),
     });
@@ -82,7 +117,16 @@ export async function createServer(
     issuerKeyFile: config.ca.issuer_key_file || undefined,
     issuerCertFile: config.ca.issuer_cert_file || undefined,
   });
-  const issuer = new CertificateIssuer(ca);
+  // CRLs and OCSP (docs/revocation.md); its issuer writes their URLs into every certificate.
+  const revocation = new RevocationServices({
+    config,
+    ca,
+    sa,
+    clock,
+    base: () => urls.base,
+    onError: (err, what) => app.log.error({ err }, `${what} failed`),
+  });
+  const issuer = revocation.issuer;
   const rootCertPem = ca.rootCertDer ? derToPem(ca.rootCertDer) : derToPem(ca.chainDer.at(-1)!);
 
   const https = serverTls(config, ca);
@@ -98,22 +142,99 @@ export async function createServer(
   if (config.server.base_url) urls.setBase(config.server.base_url);
 
   const nonces = await HmacNonceService.create(sa, clock, config.acme.nonce_lifetime);
-  const resolver = deps.resolver ?? new SystemHostResolver();
+  const dnsResolver = new DnsResolver({
+    servers: config.dns.resolvers,
+    timeoutMs: config.dns.timeout,
+    tries: config.dns.tries,
+  });
+  const resolver =
+    deps.resolver ??
+    (config.dns.resolvers.length > 0 ? new DnsHostResolver(dnsResolver) : new SystemHostResolver());
+  const accountHashPrefix = () => config.dns_persist.account_hash_prefix || `${urls.base}/acme/account-hash/`;
   const guard = new NetworkGuard(config.va.allow_private_networks);
   const validators = new Map<string, ChallengeValidator>();
   validators.set('http-01', new Http01Validator({ port: config.va.http01_port, resolver, guard }));
+  validators.set('tls-alpn-01', new TlsAlpn01Validator({ port: config.va.tls_alpn01_port, resolver, guard }));
+  validators.set('onion-csr-01', new OnionCsr01Validator({ now: () => clock.now() }));
+  validators.set(
+    'tkauth-01',
+    new TkAuth01Validator({
+      tokenAuthority: config.tkauth.token_authorities[0],
+      trustAnchors: loadTrustAnchors(config.tkauth.trust_anchors),
+      ledger: tokenLedger,
+      now: () => clock.now(),
+    }),
+  );
+  validators.set('dns-01', new Dns01Validator({ resolver: dnsResolver }));
+  if (config.dns_persist.issuer_domain_names.length > 0) {
+    // draft-ietf-acme-dns-persist-02 §3.2: with caaIdentities advertised, every issuer name must be one.
+    const caaIds = config.acme.caa_identities.map((i) => i.toLowerCase());
+    const notCaa = config.dns_persist.issuer_domain_names.filter(
+      (n) => caaIds.length > 0 && !caaIds.includes(n),
+    );
+    if (notCaa.length > 0) {
+      throw new ConfigError(
+        `dns_persist.issuer_domain_names: ${notCaa.join(', ')} must also be in acme.caa_identities`,
+      );
+    }
+    validators.set(
+      'dns-persist-01',
+      new DnsPersist01Validator({
+        resolver: dnsResolver,
+        issuerDomainNames: config.dns_persist.issuer_domain_names,
+        accountHashPrefix,
+        previousThumbprints: sa.previousAccountThumbprints?.bind(sa),
+        now: () => clock.now(),
+      }),
+    );
+  }
   for (const v of deps.validators ?? []) validators.set(v.type, v);
   const va = new ValidationAuthority([...validators.values()], {
     concurrency: config.va.concurrency,
     timeoutMs: config.va.timeout,
   });
-  const ra = new RegistrationAuthority({
+  const renewals: RenewalAuthority | undefined =
+    renewalStorage &&
+    new RenewalAuthority({
+      sa,
+      store: renewalStorage,
+      clock,
+      issuerKeyId: issuer.authorityKeyId,
+      issue: (req, order): Buffer =>
+        issuer.issue({
+          ...req,
+          ...ra.leafFieldsFor(order, createPublicKey({ key: req.spki, format: 'der', type: 'spki' })),
+        }),
+      delegationIdFromUrl: (url) => urls.delegationIdFromUrl(url),
+      onBackgroundError: (err, what) => app.log.error({ err }, `${what} failed`),
+      policy: {
+        ariRetryAfterSeconds: Math.round(config.ari.retry_after / 1000),
+        ariExplanationUrl: config.ari.explanation_url,
+        star: {
+          minLifetime: config.star.min_lifetime,
+          maxDuration: config.star.max_duration,
+          allowCertificateGet: config.star.allow_certificate_get,
+          maxCertificateValidity: config.ca.certificate_validity,
+        },
+      },
+    });
+  const starLoop =
+    renewals &&
+    new StarLoop(renewals, config.star.check_interval, (err) => app.log.error({ err }, 'STAR loop failed'));
+  const ra: RegistrationAuthority = new RegistrationAuthority({
     sa,
     va,
     issuer,
     clock,
+    renewals,
     accountUrl: (id) => urls.account(id),
     onBackgroundError: (err, what) => app.log.error({ err }, `${what} failed`),
+    onRevoked: (serial) => revocation.revoked(serial),
+    profiles,
+    caa:
+      config.acme.caa_identities.length > 0
+        ? new CaaChecker(config.acme.caa_identities, (name) => dnsResolver.caa(name))
+        : undefined,
     policy: {
       termsOfService: config.acme.terms_of_service,
       externalAccountRequired: config.acme.external_account_required,
@@ -125,6 +246,7 @@ export async function createServer(
       validAuthorizationLifetime: config.acme.valid_authorization_lifetime,
       certificateValidity: config.ca.certificate_validity,
       backdate: config.ca.backdate,
+      subdomainAuthAllowed: config.acme.subdomain_auth_allowed,
     },
   });
 
@@ -132,9 +254,27 @@ export async function createServer(
   if (config.acme.terms_of_service) meta.termsOfService = config.acme.terms_of_service;
   if (config.acme.website) meta.website = config.acme.website;
   if (config.acme.caa_identities.length > 0) meta.caaIdentities = config.acme.caa_identities;
+  // draft-ietf-acme-profiles §3; RFC 9444 §4.1.
+  if (profiles.size > 0) meta.profiles = profiles.meta();
+  if (config.acme.subdomain_auth_allowed) meta.subdomainAuthAllowed = true;
+  if (renewals) {
+    // RFC 8739 §3.3: the STAR limits, in seconds.
+    meta['auto-renewal'] = {
+      'min-lifetime': Math.round(config.star.min_lifetime / 1000),
+      'max-duration': Math.round(config.star.max_duration / 1000),
+      'allow-certificate-get': config.star.allow_certificate_get,
+    };
+  }
+  if (config.dns_persist.issuer_domain_names.length > 0) {
+    // draft-ietf-acme-dns-persist-02 §3.2, §4.1 (the prefix is known once the base URL is).
+    meta.issuerDomainNames = config.dns_persist.issuer_domain_names;
+    Object.defineProperty(meta, 'accountHashPrefix', { enumerable: true, get: accountHashPrefix });
+  }
 
   registerAcme(app, {
     ra,
+    renewals,
+    profiles,
     sa,
     urls,
     nonces,
@@ -147,10 +287,18 @@ export async function createServer(
     ordersPageSize: config.acme.orders_page_size,
   });
   app.get('/ca/root.pem', async (_req, reply) => reply.type('application/x-pem-file').send(rootCertPem));
+  revocation.register(app);
 
+  // Background work shared by every node on the database (docs/clustering.md): the housekeeping sweep runs
+  // on one node at a time (a lease); abandoned validations are claimed one by one (exactly once each).
+  const nodeId = config.cluster.node_id || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const sweep = async () => {
-    await sa.deleteExpiredNonces(clock.now());
-    await sa.failStaleProcessingOrders(clock.now() - STALE_FINALIZE_MS, {
+    const now = clock.now();
+    const abandonedBefore = now - config.cluster.abandoned_after;
+    await ra.resumeValidations(abandonedBefore);
+    if (!(await sa.tryAcquireLease('sweep', nodeId, now + 2 * config.cluster.sweep_interval, now))) return;
+    await sa.deleteExpiredNonces(now);
+    await sa.failStaleProcessingOrders(abandonedBefore, {
       type: 'urn:ietf:params:acme:error:serverInternal',
       detail: 'issuance was interrupted; place a new order',
       status: 500,
@@ -163,6 +311,8 @@ export async function createServer(
     app,
     urls,
     ra,
+    renewals,
+    starLoop,
     storage: sa,
     ca,
     rootCertPem,
@@ -177,16 +327,19 @@ export async function createServer(
         urls.setBase(`${https ? 'https' : 'http'}://${shown}:${port}`);
       }
       await sweep();
-      await ra.resumeValidations();
+      revocation.start();
+      starLoop?.start();
       timer = setInterval(
         () => sweep().catch((err) => app.log.error({ err }, 'sweep failed')),
-        SWEEP_INTERVAL_MS,
+        config.cluster.sweep_interval,
       );
       timer.unref();
       return urls.directory;
     },
     async close() {
       if (timer) clearInterval(timer);
+      await revocation.stop();
+      await starLoop?.stop();
       await app.close();
       va.close();
       await ra.drain();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { KEY_TYPES } from './ca/key-type.ts';
+import { issuancePolicySchemas } from './issuance-policy-config.ts';
 
 /**
  * One configuration schema, validated once at start. Every key has a safe default; unknown keys are
@@ -27,6 +28,27 @@ const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, c
 });
 
 const url = z.string().refine((s) => s === '' || URL.canParse(s), { message: 'must be an absolute URL' });
+
+/** A DNS server address: an IP, optionally with a port ("127.0.0.1:5353", "[::1]:53"). */
+const dnsServer = z
+  .string()
+  .refine(
+    (s) => /^(?:\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?|\[[0-9a-fA-F:.]+\](?::\d{1,5})?|[0-9a-fA-F:]+)$/.test(s),
+    {
+      message: 'must be an IP address with an optional port ("127.0.0.1:53", "[::1]:53")',
+    },
+  );
+
+/** A lower-case A-label domain name without a trailing dot (draft-ietf-acme-dns-persist §3.1). */
+const issuerDomainName = z
+  .string()
+  .max(253)
+  .regex(/^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/, {
+    message: 'must be a lower-case domain name in A-label form without a trailing dot',
+  });
+
+/** [policy] and [profiles.<id>] (issuance-policy-config.ts). */
+const issuancePolicy = issuancePolicySchemas(duration);
 
 export const configSchema = z.strictObject({
   /** Where the SQLite database, the CA keys and certificates and the server's TLS files live. */
@@ -62,8 +84,13 @@ export const configSchema = z.strictObject({
     .prefault({}),
   database: z
     .strictObject({
-      /** sqlite:<path> (default sqlite:<data_dir>/akamu.db) or sqlite::memory:. */
+      /** sqlite:<path> (default sqlite:<data_dir>/akamu.db), sqlite::memory:, postgres://…, mysql:// or mariadb://…. */
       url: z.string().default(''),
+      /** Connections in the pool (PostgreSQL, MariaDB/MySQL; SQLite has one). */
+      pool_size: z.number().int().min(1).max(1000).default(10),
+      /** Refuse to connect to PostgreSQL/MariaDB without TLS. */
+      require_tls: z.boolean().default(false),
+      connect_timeout: duration.default(10_000),
       /** How long an account read from the database may be served from this process's cache. */
       account_cache: duration.default(5_000),
     })
@@ -103,17 +130,117 @@ export const configSchema = z.strictObject({
       retry_after: z.number().int().min(0).default(1),
       /** How long an authorization poll is held open while its validation runs in this process. */
       poll_hold: duration.default(2_000),
+      /** The profile of orders that name none (draft-ietf-acme-profiles); "" = no profile. */
+      default_profile: z.string().default(''),
+      /** RFC 9444: ancestor-domain authorizations (meta.subdomainAuthAllowed, ancestorDomain, newAuthz). */
+      subdomain_auth_allowed: z.boolean().default(true),
+    })
+    .prefault({}),
+  policy: issuancePolicy.policy,
+  profiles: issuancePolicy.profiles,
+  ari: z
+    .strictObject({
+      /** RFC 9773 §4.3: seconds a client waits before asking for a certificate's renewal information again. */
+      retry_after: duration.default(6 * 3_600_000),
+      /** A page explaining why a renewal window moved (RFC 9773 §4.2 explanationURL); empty = none. */
+      explanation_url: url.default(''),
+    })
+    .prefault({}),
+  star: z
+    .strictObject({
+      /** RFC 8739 meta.auto-renewal min-lifetime: the shortest certificate lifetime a STAR order may ask for. */
+      min_lifetime: duration.default(3_600_000),
+      /** RFC 8739 meta.auto-renewal max-duration: the longest span from start-date to end-date. */
+      max_duration: duration.default(365 * 86_400_000),
+      /** RFC 8739 §3.4: whether STAR orders may ask for unauthenticated GET of their certificate. */
+      allow_certificate_get: z.boolean().default(false),
+      /** How often the renewal loop looks for STAR certificates that are due. */
+      check_interval: duration.default(10_000),
+    })
+    .prefault({}),
+  /** Certificate revocation lists (RFC 5280 §5), docs/revocation.md. */
+  crl: z
+    .strictObject({
+      /** nextUpdate − thisUpdate of every CRL. */
+      lifetime: duration.default(24 * 3_600_000),
+      /** A CRL older than this is rebuilt (a revocation rebuilds at once). */
+      refresh: duration.default(3_600_000),
+      /** Partitions: 1 serves only the complete CRL; N > 1 also serves /ca/crl/0 … /ca/crl/N-1. */
+      shards: z.number().int().min(1).max(1024).default(1),
+      /** The CRL distribution point written into issued certificates; empty = none (see include_in_certificates). */
+      url: url.default(''),
+      /** With an empty url: write <base_url>/ca/crl into issued certificates. */
+      include_in_certificates: z.boolean().default(false),
+    })
+    .prefault({}),
+  /** The OCSP responder (RFC 6960), docs/revocation.md. */
+  ocsp: z
+    .strictObject({
+      /** "delegated": a responder certificate with id-kp-OCSPSigning signs responses; "ca": the issuing CA. */
+      responder: z.enum(['delegated', 'ca']).default('delegated'),
+      /** nextUpdate − thisUpdate of every response. */
+      lifetime: duration.default(24 * 3_600_000),
+      /** A cached response older than this is re-signed (a revocation drops it at once). */
+      refresh: duration.default(3_600_000),
+      /** Validity of the delegated responder certificate; a new one is issued halfway through. */
+      responder_validity: duration.default(7 * 86_400_000),
+      /** Most serials whose responses are kept in memory. */
+      cache_size: z.number().int().min(0).max(10_000_000).default(100_000),
+      /** The OCSP URL written into issued certificates (AIA); empty = none (see include_in_certificates). */
+      url: url.default(''),
+      /** With an empty url: write <base_url>/ca/ocsp into issued certificates. */
+      include_in_certificates: z.boolean().default(false),
+    })
+    .prefault({}),
+  cluster: z
+    .strictObject({
+      /** This node's name in leases and logs; default <hostname>-<pid>-<random>. */
+      node_id: z.string().max(64).default(''),
+      /** How often each node looks for background work: abandoned validations, the housekeeping sweep. */
+      sweep_interval: duration.default(10_000),
+      /** A validation or finalization in progress this long was abandoned by a node that died. */
+      abandoned_after: duration.default(60_000),
     })
     .prefault({}),
   va: z
     .strictObject({
       /** Port the http-01 validator connects to (RFC 8555 §8.3 says 80; tests use a high one). */
       http01_port: z.number().int().min(1).max(65535).default(80),
+      /** Port the tls-alpn-01 validator connects to (RFC 8737 §3 says 443). */
+      tls_alpn01_port: z.number().int().min(1).max(65535).default(443),
       timeout: duration.default(10_000),
       /** Validations running at once; more wait in a queue. */
       concurrency: z.number().int().min(1).max(1000).default(32),
       /** Allow validation connections to loopback, private and link-local addresses (usual for a private CA). */
       allow_private_networks: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** tkauth-01 (RFC 9447, RFC 9448) for TNAuthList identifiers: off until trust_anchors is set. */
+  tkauth: z
+    .strictObject({
+      /** URLs of Token Authorities; the first is shown as the challenge's "token-authority". */
+      token_authorities: z.array(z.string().url()).default([]),
+      /** PEM files of the Token Authority CA certificates an authority token's x5c chain must lead to. */
+      trust_anchors: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  /** The DNS resolvers every validation lookup uses (dns-01, dns-persist-01, CAA, http-01 target names). */
+  dns: z
+    .strictObject({
+      /** "host", "host:port" or "[v6]:port"; empty: the system's resolvers. */
+      resolvers: z.array(dnsServer).default([]),
+      /** Time limit of one DNS query attempt. */
+      timeout: duration.default(5_000),
+      /** Attempts per query (per server) before giving up. */
+      tries: z.number().int().min(1).max(10).default(2),
+    })
+    .prefault({}),
+  /** dns-persist-01 (draft-ietf-acme-dns-persist): off until issuer_domain_names is set. */
+  dns_persist: z
+    .strictObject({
+      issuer_domain_names: z.array(issuerDomainName).max(10).default([]),
+      /** Prefix of hashed account URIs (directory meta accountHashPrefix); default <base_url>/acme/account-hash/. */
+      account_hash_prefix: url.default(''),
     })
     .prefault({}),
 });
@@ -167,7 +294,10 @@ export function applyEnvOverrides(
       out[rest] = value;
       continue;
     }
-    const section = Object.keys(shape).find((s) => isSection(s) && rest.startsWith(`${s}_`));
+    // The longest section name first: AKAMU_DNS_PERSIST_… is [dns_persist], not [dns].
+    const section = Object.keys(shape)
+      .sort((a, b) => b.length - a.length)
+      .find((s) => isSection(s) && rest.startsWith(`${s}_`));
     if (!section) throw new ConfigError(`environment variable ${name} names no configuration key`);
     const sectionObj = (out[section] ?? {}) as Record<string, unknown>;
     sectionObj[rest.slice(section.length + 1)] = value;
@@ -206,5 +336,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   }
   const config = parseConfig(applyEnvOverrides(input, env));
   if (file) config.data_dir = path.resolve(path.dirname(file), config.data_dir);
+  if (file)
+    config.tkauth.trust_anchors = config.tkauth.trust_anchors.map((p) => path.resolve(path.dirname(file), p));
   return config;
 }

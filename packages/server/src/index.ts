@@ -11,8 +11,15 @@ export {
   parseConfig,
 } from './config.ts';
 export { AcmeError } from './errors.ts';
+export type { RenewalAuthority } from './ra/renewal-authority.ts';
 export { migrateToLatest, openDatabase } from './sa/database.ts';
+export { type RenewalStorage, SqlRenewalStorage } from './sa/renewal-storage.ts';
 export { SqlStorageAuthority } from './sa/sql-storage-authority.ts';
 export type { StorageAuthority } from './sa/storage-authority.ts';
 export type { HostResolver } from './va/resolver.ts';
-export type { ChallengeValidator, ValidationOutcome, ValidationRequest } from './va/validator.ts';
+export type {
+  ChallengeValidator,
+  ValidationOutcome,
+  ValidationRequest,
+  ValidationSuccess,
+} from './va/validator.ts';

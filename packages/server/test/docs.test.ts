@@ -25,7 +25,24 @@ describe('documentation stays in step with the code', () => {
     const text = doc('configuration.md');
     const sections = text.split(/^## /m);
     for (const [key, schema] of Object.entries(configSchema.shape)) {
-      const inner = (schema as { def?: { innerType?: { shape?: object } } }).def?.innerType?.shape;
+      const def = (
+        schema as { def?: { innerType?: { shape?: object; def?: { valueType?: { shape?: object } } } } }
+      ).def;
+      // A table of tables ([profiles.<id>]) documents the keys of one entry under "## [profiles.<id>]".
+      const entry = def?.innerType?.def?.valueType?.shape;
+      if (entry) {
+        const section = sections.find((s) => s.startsWith(`[${key}.<id>]`));
+        assert.ok(section, `docs/configuration.md has a "## [${key}.<id>]" section`);
+        for (const sub of Object.keys(entry)) {
+          assert.match(
+            section,
+            new RegExp(`\\| \`${sub}\` \\|`),
+            `docs/configuration.md documents ${key}.<id>.${sub}`,
+          );
+        }
+        continue;
+      }
+      const inner = def?.innerType?.shape;
       if (!inner) {
         assert.match(sections.find((s) => s.startsWith('Top level'))!, new RegExp(`\\| \`${key}\` \\|`), key);
         continue;

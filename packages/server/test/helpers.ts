@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AcmeClient, generateKey, Http01Solver, type KeySpec } from '@akamu/client';
+import { currentBackend, provisionDatabase } from '../../../test/support/databases.ts';
 import { type AkamuServer, type ConfigInput, createServer, type ServerDeps } from '../src/index.ts';
 
 export interface TestCa {
@@ -25,11 +26,14 @@ export interface TestCa {
  */
 export async function startTestCa(config: ConfigInput = {}, deps: ServerDeps = {}): Promise<TestCa> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'akamu-test-'));
+  // The database backend of this test run (AKAMU_TEST_BACKEND): a fresh database, dropped on close.
+  const database = config.database?.url ? undefined : await provisionDatabase(currentBackend());
   const solver = new Http01Solver({ port: 0, host: '127.0.0.1' });
   await solver.start();
   const full: ConfigInput = {
     ...config,
     data_dir: dataDir,
+    ...(database?.url ? { database: { ...config.database, url: database.url } } : {}),
     server: { port: 0, log_level: 'silent', ...config.server },
     va: { http01_port: solver.port, ...config.va },
   };
@@ -72,6 +76,7 @@ export async function startTestCa(config: ConfigInput = {}, deps: ServerDeps = {
       await server.close();
       await solver.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      await database?.drop();
     },
   };
   return ca;

@@ -47,6 +47,11 @@ export interface LeafRequest {
   commonName?: string;
   notBefore: Date;
   notAfter: Date;
+  /**
+   * KeyUsage bit numbers (RFC 5280 §4.2.1.3, 0 = digitalSignature); default digitalSignature, plus
+   * keyEncipherment for RSA keys. Must not be empty.
+   */
+  keyUsages?: number[];
   /** EKU OIDs; defaults to [serverAuth]. An empty array omits the extension. */
   extendedKeyUsages?: string[];
   crlUrl?: string;
@@ -382,6 +387,7 @@ export class CertificateIssuer {
   #akiExt: Buffer;
   #defaultEku: Buffer;
   #ekuCache = new EncodingCache();
+  #kuCache = new EncodingCache();
   #crlCache = new EncodingCache();
   #aiaCache = new EncodingCache();
 
@@ -413,14 +419,23 @@ export class CertificateIssuer {
     const { isRsa, keyBits } = inspectSpki(req.spki);
     const dnsNames = req.dnsNames ?? [];
     const ipAddresses = req.ipAddresses ?? [];
-    if (dnsNames.length === 0 && ipAddresses.length === 0) {
+    // A certificate without names must carry its subject some other way, e.g. TNAuthList (RFC 8226).
+    if (dnsNames.length === 0 && ipAddresses.length === 0 && !req.extraExtensions?.length) {
       throw new TypeError('a certificate needs at least one DNS name or IP address');
     }
     const cn = req.commonName || dnsNames[0];
     const subjectName = commonNameToName(cn !== undefined && isWithin64(cn) ? cn : undefined);
     const subjectEmpty = subjectName.length === EMPTY_NAME.length;
 
-    const exts: Buffer[] = [isRsa ? KU_LEAF_RSA : KU_LEAF];
+    const kus = req.keyUsages;
+    if (kus !== undefined && kus.length === 0) throw new TypeError('keyUsages must not be empty');
+    const exts: Buffer[] = [
+      kus === undefined
+        ? isRsa
+          ? KU_LEAF_RSA
+          : KU_LEAF
+        : this.#kuCache.get(kus.join(','), () => extension(OID_EXT_KU, true, namedBits(kus))),
+    ];
     const ekus = req.extendedKeyUsages;
     if (ekus === undefined) exts.push(this.#defaultEku);
     else if (ekus.length > 0) exts.push(this.#ekuCache.get(ekus.join(','), () => extendedKeyUsageExt(ekus)));
@@ -429,7 +444,8 @@ export class CertificateIssuer {
     exts.push(this.#akiExt);
     this.#pushUrlExtensions(exts, req);
     // RFC 5280 §4.2.1.6: with an empty subject the SAN extension MUST be critical.
-    exts.push(subjectAltNameExt(dnsNames, ipAddresses, subjectEmpty));
+    if (dnsNames.length > 0 || ipAddresses.length > 0)
+      exts.push(subjectAltNameExt(dnsNames, ipAddresses, subjectEmpty));
     if (req.extraExtensions) {
       for (const ext of req.extraExtensions) {
         checkExtraExtension(ext);

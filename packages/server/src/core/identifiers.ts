@@ -1,5 +1,9 @@
 import { canonicalIp, type Identifier } from '@akamu/protocol';
 import { AcmeError } from '../errors.ts';
+import { isValidALabel, uLabelProblem } from './idna.ts';
+import { isOnionName, onionServiceKey } from './onion.ts';
+import { ancestorDomainProblem } from './subdomains.ts';
+import { canonicalTnAuthList, IDENTIFIER_TYPE_TNAUTHLIST } from './tnauthlist.ts';
 
 /**
  * Identifier rules for new-order (RFC 8555 §7.1.3, §7.4; RFC 8738 for IP addresses).
@@ -19,6 +23,7 @@ export function checkDnsName(name: string): string | undefined {
     if (label.length >= 4 && label[2] === '-' && label[3] === '-' && !label.startsWith('xn--')) {
       return `label "${label}" has hyphens in the third and fourth positions but is not an A-label`;
     }
+    if (label.startsWith('xn--') && !isValidALabel(label)) return `label "${label}" is not a valid A-label`;
   }
   if (labels.length < 2 && name !== 'localhost') return 'name has a single label';
   if (/^\d+$/.test(labels.at(-1)!))
@@ -38,6 +43,8 @@ export interface NormalizedIdentifier {
   /** The name an authorization is for: a wildcard's base name (RFC 8555 §7.1.3). */
   authzValue: string;
   wildcard: boolean;
+  /** RFC 9444 §4.2: the client asks to be authorized for this ancestor domain instead. */
+  ancestorDomain?: string;
 }
 
 /**
@@ -66,13 +73,19 @@ export function parseOrderIdentifiers(
     }
     const r = normalizeIdentifier(item as Identifier);
     if (r instanceof AcmeError) errors.push(r);
-    else out.set(`${r.identifier.type}:${r.identifier.value}`, r);
+    else if (item.ancestorDomain !== undefined) {
+      const a = withAncestorDomain(r, item.ancestorDomain);
+      if (a instanceof AcmeError) errors.push(a);
+      else out.set(`${r.identifier.type}:${r.identifier.value}`, a);
+    } else out.set(`${r.identifier.type}:${r.identifier.value}`, r);
   }
   return { identifiers: [...out.values()], errors };
 }
 
 export function normalizeIdentifier(id: Identifier): NormalizedIdentifier | AcmeError {
   if (id.type === 'dns') {
+    const idna = uLabelProblem(id.value);
+    if (idna) return reject(id, idna);
     const value = id.value.toLowerCase();
     const wildcard = value.startsWith('*.');
     const base = wildcard ? value.slice(2) : value;
@@ -81,6 +94,10 @@ export function normalizeIdentifier(id: Identifier): NormalizedIdentifier | Acme
       return reject(id, 'an IP address must use the "ip" identifier type (RFC 8738)');
     const problem = checkDnsName(base);
     if (problem) return reject(id, problem);
+    if (isOnionName(base)) {
+      const onion = onionServiceKey(base);
+      if ('error' in onion) return reject(id, onion.error);
+    }
     return { identifier: { type: 'dns', value }, authzValue: base, wildcard };
   }
   if (id.type === 'ip') {
@@ -88,9 +105,27 @@ export function normalizeIdentifier(id: Identifier): NormalizedIdentifier | Acme
     if (value === undefined) return reject(id, 'not an IPv4 or IPv6 address in canonical form');
     return { identifier: { type: 'ip', value }, authzValue: value, wildcard: false };
   }
+  if (id.type === IDENTIFIER_TYPE_TNAUTHLIST) {
+    // RFC 9448 §3: base64 of a DER TNAuthList; validated with tkauth-01 (RFC 9447).
+    const value = canonicalTnAuthList(id.value);
+    if (typeof value !== 'string') return reject(id, value.error);
+    return { identifier: { type: id.type, value }, authzValue: value, wildcard: false };
+  }
   return new AcmeError('unsupportedIdentifier', `identifier type "${id.type}" is not supported`, {
     identifier: id,
   });
+}
+
+/** RFC 9444 §4.2: `ancestorDomain` must be a well-formed DNS name above the identifier. */
+function withAncestorDomain(r: NormalizedIdentifier, raw: unknown): NormalizedIdentifier | AcmeError {
+  if (typeof raw !== 'string') {
+    return new AcmeError('malformed', 'ancestorDomain must be a string', { identifier: r.identifier });
+  }
+  const ancestor = raw.toLowerCase();
+  const problem =
+    uLabelProblem(ancestor) ?? checkDnsName(ancestor) ?? ancestorDomainProblem(r.identifier, ancestor);
+  if (problem) return reject(r.identifier, `ancestorDomain ${raw}: ${problem}`);
+  return { ...r, ancestorDomain: ancestor };
 }
 
 function reject(id: Identifier, why: string): AcmeError {

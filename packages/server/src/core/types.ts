@@ -52,6 +52,8 @@ export interface Authorization {
   accountId: string;
   identifier: Identifier;
   wildcard: boolean;
+  /** RFC 9444 §4.1: this authorization of an ancestor domain also authorizes names below it. */
+  subdomainAuthAllowed?: boolean;
   status: Exclude<AuthorizationStatus, 'expired'>;
   expiresAt: number;
   createdAt: number;

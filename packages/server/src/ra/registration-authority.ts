@@ -1,21 +1,29 @@
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import type { Identifier, Jwk, ProblemJson } from '@akamu/protocol';
 import { derToPem, keyAuthorization } from '@akamu/protocol';
-import type { CertificateIssuer } from '../ca/certificate-issuer.ts';
+import type { CertificateIssuer, LeafRequest } from '../ca/certificate-issuer.ts';
 import { newSerial } from '../ca/certificate-issuer.ts';
-import { CsrError, parseCsr } from '../ca/csr.ts';
+import { CsrError, describeKey, parseCsr } from '../ca/csr.ts';
 import type { Clock } from '../clock.ts';
 import { checkContacts } from '../core/contacts.ts';
 import { checkCertificateKey, checkCsrKeyIsNotAccountKey, checkCsrMatchesOrder } from '../core/csr-rules.ts';
-import { canonicalIp, parseOrderIdentifiers } from '../core/identifiers.ts';
+import { canonicalIp, normalizeIdentifier, parseOrderIdentifiers } from '../core/identifiers.ts';
 import { newId, newToken } from '../core/ids.ts';
+import { checkCsrKeyIsNotOnionKey } from '../core/onion.ts';
 import { authorizationStatus, orderStatus } from '../core/order-status.ts';
+import { keyTypeRefusal, keyUsageBitsFor } from '../core/profile-rules.ts';
 import { parseRevocationReason } from '../core/revocation.ts';
 import { parseTimestamp } from '../core/timestamp.ts';
+import { checkTnAuthListCsr, IDENTIFIER_TYPE_TNAUTHLIST, tnAuthListExtensions } from '../core/tnauthlist.ts';
 import type { Account, Authorization, Certificate, Order } from '../core/types.ts';
 import { AcmeError, combineErrors, malformed, unauthorized } from '../errors.ts';
 import type { StorageAuthority } from '../sa/storage-authority.ts';
 import type { ValidationAuthority } from '../va/validation-authority.ts';
+import { outcomeProblem } from '../va/validator.ts';
+import { type CaaChecker, validationMethodFor } from './caa.ts';
+import { planOrderAuthorizations } from './order-authorizations.ts';
+import type { IssuanceProfile, ProfileCatalog } from './profiles.ts';
+import type { RenewalAuthority } from './renewal-authority.ts';
 
 export interface RaPolicy {
   termsOfService: string;
@@ -27,6 +35,8 @@ export interface RaPolicy {
   pendingAuthorizationLifetime: number;
   validAuthorizationLifetime: number;
   certificateValidity: number;
+  /** RFC 9444: ancestor-domain authorizations may authorize the names below them. */
+  subdomainAuthAllowed: boolean;
   backdate: number;
 }
 
@@ -39,6 +49,14 @@ export interface RaDeps {
   accountUrl: (id: string) => string;
   /** Called when background work fails unexpectedly (logged by the app). */
   onBackgroundError: (err: unknown, what: string) => void;
+  /** Told after a revocation committed (CRLs and OCSP responses change at once); lower-case hex serial. */
+  onRevoked?: (serial: string) => void;
+  /** Certificate profiles (draft-ietf-acme-profiles) and the identifier policy. */
+  profiles: ProfileCatalog;
+  /** RFC 9773 replaces, RFC 8739 auto-renewal and RFC 9115 delegation in new-order and finalize. */
+  renewals?: RenewalAuthority;
+  /** CAA checking at finalize (RFC 8659, RFC 8657); absent when acme.caa_identities is empty. */
+  caa?: CaaChecker;
 }
 
 /**
@@ -137,69 +155,40 @@ export class RegistrationAuthority {
   // ---- orders (RFC 8555 §7.4) ----
 
   /** RFC 8555 §7.4. The status is ready when every authorization was reused (all valid), else pending. */
-  async newOrder(account: Account, payload: unknown): Promise<{ order: Order; status: 'pending' | 'ready' }> {
+  async newOrder(
+    account: Account,
+    payload: unknown,
+    /** The profile of the per-profile directory the request came through. */
+    impliedProfile?: string,
+  ): Promise<{ order: Order; status: 'pending' | 'ready' }> {
     const p = asObject(payload, 'new-order');
     const now = this.#d.clock.now();
-    const { identifiers: ids, errors } = parseOrderIdentifiers(p.identifiers, this.#d.policy.maxIdentifiers);
+    const parsed = parseOrderIdentifiers(p.identifiers, this.#d.policy.maxIdentifiers);
+    const errors = parsed.errors;
+    const profile = this.#d.profiles.select(p.profile, impliedProfile);
     const notBefore = parseTimestamp(p.notBefore, 'notBefore');
     const notAfter = parseTimestamp(p.notAfter, 'notAfter');
-    this.#checkValidityRequest(notBefore, notAfter, now);
-    if (p.profile !== undefined)
-      throw new AcmeError('invalidProfile', 'this CA offers no certificate profiles');
-
-    const reusable = await this.#d.sa.findValidAuthorizations(
-      account.id,
-      ids.map((i) => ({ type: i.identifier.type, value: i.authzValue })),
+    this.#checkValidityRequest(notBefore, notAfter, now, profile);
+    const ids = parsed.identifiers.filter((id) => {
+      const refusal = this.#d.profiles.identifierRefusal(id.identifier, profile);
+      if (refusal) errors.push(refusal);
+      return !refusal;
+    });
+    const { authorizationIds, created } = await planOrderAuthorizations(
+      {
+        sa: this.#d.sa,
+        challengeTypesFor: (identifier, wildcard) => this.#d.va.challengeTypesFor(identifier, wildcard),
+        pendingAuthorizationLifetime: this.#d.policy.pendingAuthorizationLifetime,
+        validAuthorizationLifetime: this.#d.policy.validAuthorizationLifetime,
+        subdomainAuthAllowed: this.#d.policy.subdomainAuthAllowed,
+      },
+      account,
+      ids,
+      profile,
       now,
+      errors,
     );
-    const authorizationIds: string[] = [];
-    const created: Authorization[] = [];
-    for (const id of ids) {
-      const reuse = reusable.find(
-        (a) =>
-          a.identifier.type === id.identifier.type &&
-          a.identifier.value === id.authzValue &&
-          a.wildcard === id.wildcard,
-      );
-      if (reuse) {
-        authorizationIds.push(reuse.id);
-        continue;
-      }
-      const authzIdentifier = { type: id.identifier.type, value: id.authzValue };
-      const types = this.#d.va.challengeTypesFor(authzIdentifier, id.wildcard);
-      if (types.length === 0) {
-        errors.push(
-          new AcmeError(
-            'rejectedIdentifier',
-            `no challenge type this CA offers can validate ${id.identifier.value}`,
-            {
-              identifier: id.identifier,
-            },
-          ),
-        );
-        continue;
-      }
-      const authzId = newId();
-      created.push({
-        id: authzId,
-        accountId: account.id,
-        identifier: authzIdentifier,
-        wildcard: id.wildcard,
-        status: 'pending',
-        expiresAt: now + this.#d.policy.pendingAuthorizationLifetime,
-        createdAt: now,
-        challenges: types.map((type) => ({
-          id: newId(),
-          authorizationId: authzId,
-          type,
-          token: newToken(),
-          status: 'pending',
-          validatedAt: null,
-          error: null,
-        })),
-      });
-      authorizationIds.push(authzId);
-    }
+
     if (errors.length > 0)
       throw combineErrors(errors, 'the CA will not issue for some identifiers of the order');
     const order: Order = {
@@ -213,15 +202,22 @@ export class RegistrationAuthority {
       expiresAt: now + this.#d.policy.orderLifetime,
       error: null,
       certificateId: null,
-      profile: null,
+      profile: profile?.id ?? null,
       createdAt: now,
     };
+    const extension = await this.#d.renewals?.prepareOrder(account, p, order.identifiers);
+    if (extension) await this.#d.renewals!.recordOrder(order.id, extension);
     await this.#d.sa.createOrder(order, created);
-    return { order, status: created.length === 0 ? 'ready' : 'pending' };
+    return { order, status: created.some((a) => a.status === 'pending') ? 'pending' : 'ready' };
   }
 
-  #checkValidityRequest(notBefore: number | null, notAfter: number | null, now: number): void {
-    const max = this.#d.policy.certificateValidity;
+  #checkValidityRequest(
+    notBefore: number | null,
+    notAfter: number | null,
+    now: number,
+    profile: IssuanceProfile | undefined,
+  ): void {
+    const max = profile?.validity ?? this.#d.policy.certificateValidity;
     const start = notBefore ?? now;
     if (notAfter !== null && notAfter <= start) throw malformed('notAfter must be later than notBefore');
     if (notAfter !== null && notAfter <= now) throw malformed('notAfter is in the past');
@@ -245,6 +241,81 @@ export class RegistrationAuthority {
 
   // ---- authorizations and challenges (RFC 8555 §7.5) ----
 
+  /**
+   * RFC 8555 §7.4.1 pre-authorization: a pending authorization for one identifier, outside any order.
+   * RFC 9444 §4.2: with `subdomainAuthAllowed: true` it also authorizes the names below a DNS name. The
+   * CA policy (`[policy]`) applies; a profile's lists apply when an order uses the authorization.
+   */
+  async newAuthz(account: Account, payload: unknown): Promise<Authorization> {
+    const p = asObject(payload, 'new-authz');
+    const raw = p.identifier as Record<string, unknown> | undefined;
+    if (
+      typeof raw !== 'object' ||
+      raw === null ||
+      typeof raw.type !== 'string' ||
+      typeof raw.value !== 'string'
+    ) {
+      throw malformed('new-authz needs an "identifier" with string "type" and "value"');
+    }
+    const id = normalizeIdentifier({ type: raw.type, value: raw.value });
+    if (id instanceof AcmeError) throw id;
+    if (id.wildcard) {
+      throw new AcmeError(
+        'rejectedIdentifier',
+        'pre-authorization cannot be used for wildcard names (RFC 8555 §7.4.1)',
+        {
+          identifier: id.identifier,
+        },
+      );
+    }
+    const sub = p.subdomainAuthAllowed;
+    if (sub !== undefined && typeof sub !== 'boolean')
+      throw malformed('"subdomainAuthAllowed" must be a boolean');
+    if (sub === true && !this.#d.policy.subdomainAuthAllowed) {
+      throw new AcmeError('rejectedIdentifier', 'this CA does not authorize ancestor domains (RFC 9444)', {
+        identifier: id.identifier,
+      });
+    }
+    if (sub === true && id.identifier.type !== 'dns') {
+      throw malformed('"subdomainAuthAllowed" applies only to "dns" identifiers (RFC 9444 §4.1)');
+    }
+    const refusal = this.#d.profiles.identifierRefusal(id.identifier, undefined);
+    if (refusal) throw refusal;
+    const types = this.#d.va.challengeTypesFor(id.identifier, false);
+    if (types.length === 0) {
+      throw new AcmeError(
+        'rejectedIdentifier',
+        `no challenge type this CA offers can validate ${id.identifier.value}`,
+        {
+          identifier: id.identifier,
+        },
+      );
+    }
+    const now = this.#d.clock.now();
+    const authzId = newId();
+    const authz: Authorization = {
+      id: authzId,
+      accountId: account.id,
+      identifier: id.identifier,
+      wildcard: false,
+      ...(sub === true ? { subdomainAuthAllowed: true } : {}),
+      status: 'pending',
+      expiresAt: now + this.#d.policy.pendingAuthorizationLifetime,
+      createdAt: now,
+      challenges: types.map((type) => ({
+        id: newId(),
+        authorizationId: authzId,
+        type,
+        token: newToken(),
+        status: 'pending',
+        validatedAt: null,
+        error: null,
+      })),
+    };
+    await this.#d.sa.createAuthorizations([authz]);
+    return authz;
+  }
+
   /** RFC 8555 §7.5.2: a client may deactivate a pending or valid authorization. */
   async updateAuthorization(authz: Authorization, payload: unknown): Promise<Authorization> {
     if (payload === undefined) return authz;
@@ -265,16 +336,17 @@ export class RegistrationAuthority {
     account: Account,
     authz: Authorization,
     challengeId: string,
+    payload?: Record<string, unknown>,
   ): Promise<Authorization> {
     const challenge = authz.challenges.find((c) => c.id === challengeId)!;
     if (challenge.status !== 'pending') return authz;
     const status = authorizationStatus(authz, this.#d.clock.now());
     if (status !== 'pending')
       throw malformed(`the authorization is ${status}; its challenges can no longer be answered`);
-    if (!(await this.#d.sa.startChallenge(challengeId))) {
+    if (!(await this.#d.sa.startChallenge(challengeId, this.#d.clock.now()))) {
       return (await this.#d.sa.getAuthorization(authz.id)) ?? authz;
     }
-    this.#validateInBackground(account, authz, challengeId);
+    this.#validateInBackground(account, authz, challengeId, payload);
     return {
       ...authz,
       challenges: authz.challenges.map((c) => (c.id === challengeId ? { ...c, status: 'processing' } : c)),
@@ -285,10 +357,11 @@ export class RegistrationAuthority {
     account: { id: string; thumbprint: string },
     authz: Authorization,
     challengeId: string,
+    payload?: Record<string, unknown>,
   ): void {
     const challenge = authz.challenges.find((c) => c.id === challengeId)!;
     const run = (async () => {
-      const outcome = await this.#d.va.validate({
+      const result = await this.#d.va.validate({
         identifier: authz.identifier,
         wildcard: authz.wildcard,
         challengeType: challenge.type,
@@ -296,9 +369,14 @@ export class RegistrationAuthority {
         keyAuthorization: keyAuthorization(challenge.token, account.thumbprint),
         accountId: account.id,
         accountUrl: this.#d.accountUrl(account.id),
+        ...(payload ? { payload } : {}),
+        authorizationCreatedAt: authz.createdAt,
       });
+      const outcome = outcomeProblem(result);
       const at = this.#d.clock.now();
-      const expiresAt = at + this.#d.policy.validAuthorizationLifetime;
+      // A success may cap the authorization's life (dns-persist-01 persistUntil).
+      const cap = result !== undefined && !('type' in result) ? result.validUntil : Number.POSITIVE_INFINITY;
+      const expiresAt = Math.min(at + this.#d.policy.validAuthorizationLifetime, cap);
       const recorded = await this.#d.sa.recordValidation(
         challengeId,
         authz.id,
@@ -329,9 +407,17 @@ export class RegistrationAuthority {
     });
   }
 
-  /** After a restart: validate again every challenge a crash left processing. */
-  async resumeValidations(): Promise<number> {
-    const left = await this.#d.sa.listProcessingChallenges();
+  /** Extra fields of a challenge object that its type defines (RFC 9799 `nonce`, RFC 9447 `tkauth-type`). */
+  challengeFields(challenge: { type: string; token: string }): Record<string, unknown> {
+    return this.#d.va.challengeFields(challenge.type, challenge.token);
+  }
+
+  /**
+   * Validates again every challenge whose validation began before `abandonedBefore` and never ended (a
+   * crash, or a node of the cluster that died); each is claimed by exactly one node.
+   */
+  async resumeValidations(abandonedBefore: number): Promise<number> {
+    const left = await this.#d.sa.claimAbandonedChallenges(abandonedBefore, this.#d.clock.now());
     for (const { challenge, authorization } of left) {
       const account = await this.#d.sa.getAccount(authorization.accountId);
       if (!account) continue;
@@ -367,7 +453,7 @@ export class RegistrationAuthority {
 
   async finalize(account: Account, accountKey: KeyObject, order: Order, payload: unknown): Promise<Order> {
     const p = asObject(payload, 'finalize');
-    const { status } = await this.loadOrder(order);
+    const { status, authorizations } = await this.loadOrder(order);
     if (status !== 'ready') {
       throw new AcmeError('orderNotReady', `the order is ${status}, not ready`);
     }
@@ -380,9 +466,23 @@ export class RegistrationAuthority {
       if (e instanceof CsrError) throw new AcmeError('badCSR', `the CSR cannot be parsed: ${e.message}`);
       throw e;
     }
-    checkCsrMatchesOrder(csr, order.identifiers);
+    const names = order.identifiers.filter((i) => i.type !== IDENTIFIER_TYPE_TNAUTHLIST);
+    // With a TNAuthList (RFC 9448) the CSR's CN names no identifier and is not copied: ignore it.
+    const hasTnAuthList = names.length < order.identifiers.length;
+    checkCsrMatchesOrder(hasTnAuthList ? { ...csr, commonName: undefined } : csr, names);
+    checkTnAuthListCsr(csr, order.identifiers);
+    checkCsrKeyIsNotOnionKey(csr.spki, order.identifiers);
     checkCertificateKey(csr.publicKey);
     checkCsrKeyIsNotAccountKey(csr.publicKey, accountKey);
+    const profileFields = this.#profileIssuance(order, csr.publicKey);
+    await this.#d.caa?.check(
+      order.identifiers.map((identifier) => ({
+        identifier,
+        method: validationMethodFor(identifier, authorizations),
+      })),
+      this.#d.accountUrl(account.id),
+    );
+    const plan = await this.#d.renewals?.prepareFinalize(order, csr);
 
     const now = this.#d.clock.now();
     if (!(await this.#d.sa.beginFinalize(order.id, now))) {
@@ -390,8 +490,11 @@ export class RegistrationAuthority {
     }
     let certificate: Certificate;
     try {
-      const notBefore = order.notBefore ?? now - this.#d.policy.backdate;
-      const notAfter = order.notAfter ?? notBefore + this.#d.policy.certificateValidity;
+      const notBefore = plan?.validity?.notBefore ?? order.notBefore ?? now - this.#d.policy.backdate;
+      const notAfter =
+        plan?.validity?.notAfter ??
+        order.notAfter ??
+        notBefore + (profileFields?.validity ?? this.#d.policy.certificateValidity);
       const serial = newSerial();
       const der = this.#d.issuer.issue({
         serial,
@@ -400,6 +503,8 @@ export class RegistrationAuthority {
         ipAddresses: order.identifiers.filter((i) => i.type === 'ip').map((i) => i.value),
         notBefore: new Date(notBefore),
         notAfter: new Date(notAfter),
+        ...profileFields?.leaf,
+        ...tnAuthListLeaf(order.identifiers),
       });
       certificate = {
         id: newId(),
@@ -414,17 +519,57 @@ export class RegistrationAuthority {
         revocationReason: null,
         createdAt: now,
       };
-      await this.#d.sa.completeFinalize(order.id, certificate);
+      if (plan) await this.#d.renewals!.completeFinalize(order, certificate, plan);
+      else await this.#d.sa.completeFinalize(order.id, certificate);
     } catch (e) {
-      const problem: ProblemJson = {
-        type: 'urn:ietf:params:acme:error:serverInternal',
-        detail: 'issuance failed',
-        status: 500,
-      };
+      const problem: ProblemJson =
+        e instanceof AcmeError
+          ? e.toProblem()
+          : { type: 'urn:ietf:params:acme:error:serverInternal', detail: 'issuance failed', status: 500 };
       await this.#d.sa.failOrder(order.id, problem);
       throw e;
     }
     return { ...order, status: 'valid', certificateId: certificate.id };
+  }
+
+  /**
+   * The leaf fields finalization writes for this order besides names, key and validity (its profile's
+   * KeyUsage, EKUs and CRL/OCSP URLs, TNAuthList), so later certificates of the same order (STAR
+   * renewals, RFC 8739) are issued alike.
+   */
+  leafFieldsFor(order: Order, publicKey: KeyObject): Partial<LeafRequest> {
+    return { ...this.#profileIssuance(order, publicKey)?.leaf, ...tnAuthListLeaf(order.identifiers) };
+  }
+
+  /**
+   * The rules of the order's profile at finalization: its key types, and the validity, KeyUsage, EKUs
+   * and CRL/OCSP URLs it writes. Undefined for an order without a profile (the CA's defaults).
+   */
+  #profileIssuance(order: Order, publicKey: KeyObject) {
+    if (order.profile === null) return undefined;
+    const profile = this.#d.profiles.get(order.profile);
+    if (!profile) {
+      throw new AcmeError('invalidProfile', `the order's profile "${order.profile}" is no longer offered`);
+    }
+    const key = describeKey(publicKey);
+    const refusal = keyTypeRefusal(key, profile.allowedKeyTypes);
+    if (refusal) throw new AcmeError('badPublicKey', refusal);
+    const keyUsages = keyUsageBitsFor(profile.keyUsages, key.type);
+    if (keyUsages.length === 0) {
+      throw new AcmeError(
+        'badPublicKey',
+        `profile "${profile.id}" has no key usage (${profile.keyUsages.join(', ')}) that fits a ${key.type} key`,
+      );
+    }
+    return {
+      validity: profile.validity,
+      leaf: {
+        keyUsages,
+        extendedKeyUsages: profile.extendedKeyUsages,
+        ...(profile.crlUrl ? { crlUrl: profile.crlUrl } : {}),
+        ...(profile.ocspUrl ? { ocspUrl: profile.ocspUrl } : {}),
+      },
+    };
   }
 
   // ---- revocation (RFC 8555 §7.6) ----
@@ -463,6 +608,7 @@ export class RegistrationAuthority {
     if (!(await this.#d.sa.revokeCertificate(stored.id, reason, this.#d.clock.now()))) {
       throw new AcmeError('alreadyRevoked', 'the certificate is already revoked');
     }
+    this.#d.onRevoked?.(stored.serial);
   }
 
   async #checkAuthorizedForAll(account: Account, identifiers: Identifier[]): Promise<void> {
@@ -476,6 +622,8 @@ export class RegistrationAuthority {
       (i) =>
         !valid.some(
           (a) =>
+            // Only a challenge proves control: trust_authenticated authorizations have none.
+            a.challenges.some((c) => c.status === 'valid') &&
             a.identifier.type === i.type &&
             a.identifier.value === i.value.replace(/^\*\./, '') &&
             a.wildcard === i.value.startsWith('*.'),
@@ -487,6 +635,16 @@ export class RegistrationAuthority {
       );
     }
   }
+}
+
+/** RFC 9448 §6: a TNAuthList identifier becomes the certificate's TNAuthList extension. */
+function tnAuthListLeaf(identifiers: Identifier[]): { extraExtensions?: Buffer[]; commonName?: string } {
+  const extraExtensions = tnAuthListExtensions(identifiers);
+  if (extraExtensions.length === 0) return {};
+  // Without a DNS name there is no CN to take; RFC 5280 §4.1.2.6 wants a subject when there is no SAN.
+  return identifiers.some((i) => i.type === 'dns')
+    ? { extraExtensions }
+    : { extraExtensions, commonName: 'TNAuthList' };
 }
 
 function asObject(payload: unknown, what: string): Record<string, unknown> {

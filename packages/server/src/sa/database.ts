@@ -1,20 +1,30 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import * as createAcmeTables from './migrations/2026_11_23_000000_create_acme_tables.ts';
-import { NodeSqliteDialect } from './sqlite-dialect.ts';
+import * as createAccountKeyHistory from './migrations/2026_11_24_010000_create_account_key_history.ts';
+import * as createAuthorityTokenUses from './migrations/2026_11_24_020000_create_authority_token_uses.ts';
+import * as addAuthorizationsSubdomainAuthAllowed from './migrations/2026_11_24_030000_add_authorizations_subdomain_auth_allowed.ts';
+import * as createCrlNumbers from './migrations/2026_11_25_010000_create_crl_numbers.ts';
+import * as createRenewalTables from './migrations/2026_11_25_020000_create_renewal_tables.ts';
+import * as createLeases from './migrations/2026_11_26_010000_create_leases.ts';
+import { type ConnectOptions, connect } from './connect.ts';
+import type { SqlDialectName } from './dialect.ts';
 import type { Database } from './tables.ts';
 
 /** Every migration, in order. Names are their file names; new ones are appended, old ones never change. */
 const MIGRATIONS: Record<string, Migration> = {
   '2026_11_23_000000_create_acme_tables': createAcmeTables,
+  '2026_11_24_010000_create_account_key_history': createAccountKeyHistory,
+  '2026_11_24_020000_create_authority_token_uses': createAuthorityTokenUses,
+  '2026_11_24_030000_add_authorizations_subdomain_auth_allowed': addAuthorizationsSubdomainAuthAllowed,
+  '2026_11_25_010000_create_crl_numbers': createCrlNumbers,
+  '2026_11_25_020000_create_renewal_tables': createRenewalTables,
+  '2026_11_26_010000_create_leases': createLeases,
 };
 
 export interface OpenedDatabase {
   db: Kysely<Database>;
-  dialect: 'sqlite';
+  dialect: SqlDialectName;
   close(): Promise<void>;
 }
 
@@ -22,30 +32,22 @@ export class DatabaseError extends Error {
   override name = 'DatabaseError';
 }
 
-/**
- * Opens `database.url`: `sqlite:<path>` or `sqlite::memory:`. SQLite runs in WAL mode with
- * synchronous=NORMAL (durable across process crashes; a power loss may lose the last transactions).
- */
-export function openDatabase(url: string): OpenedDatabase {
-  if (!url.startsWith('sqlite:')) {
-    throw new DatabaseError(`database.url "${url}": only sqlite: URLs are supported by this build`);
-  }
-  const file = url.slice('sqlite:'.length);
-  if (file === '') throw new DatabaseError('database.url "sqlite:" names no file');
-  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const raw = new DatabaseSync(file);
-  raw.exec('PRAGMA journal_mode = WAL');
-  raw.exec('PRAGMA synchronous = NORMAL');
-  raw.exec('PRAGMA busy_timeout = 5000');
-  raw.exec('PRAGMA foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new NodeSqliteDialect(raw) });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+/** Opens `database.url` (sqlite:, postgres://, mysql:// or mariadb://); see sa/connect.ts. */
+export function openDatabase(
+  url: string,
+  opts: ConnectOptions = { poolSize: 10, requireTls: false, connectTimeoutMs: 10_000 },
+): OpenedDatabase {
+  const { db, dialect } = connect(url, opts);
+  return { db, dialect, close: () => db.destroy() };
 }
 
 /** Runs pending migrations; refuses a schema newer than this build knows. */
-export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
+export async function migrateToLatest(db: Kysely<Database>, dialect: SqlDialectName = 'sqlite'): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
-  const migrator = new Migrator({ db, provider });
+  // PostgreSQL: keep Kysely's bookkeeping tables in the schema akamu works in (search_path), so several
+  // akamu schemas in one database never see each other's migration state.
+  const migrationTableSchema = dialect === 'postgres' ? await currentSchema(db) : undefined;
+  const migrator = new Migrator({ db, provider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
@@ -57,4 +59,9 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
     }
     throw new DatabaseError(`migration ${failed?.migrationName ?? ''} failed: ${msg}`);
   }
+}
+
+async function currentSchema(db: Kysely<Database>): Promise<string> {
+  const r = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return r.rows[0]!.schema;
 }

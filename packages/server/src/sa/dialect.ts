@@ -1,5 +1,20 @@
 /** Dialect differences in one place (docs/sql-dialects.md). */
 
+import type { InsertQueryBuilder } from 'kysely';
+
+export type SqlDialectName = 'sqlite' | 'postgres' | 'mysql';
+
+/**
+ * An INSERT that skips a row whose key exists instead of failing, so the affected-row count says whether
+ * this insert was the first: ON CONFLICT DO NOTHING on SQLite and PostgreSQL, INSERT IGNORE on MariaDB.
+ */
+export function ignoringDuplicates<DB, T extends keyof DB & string, O>(
+  insert: InsertQueryBuilder<DB, T, O>,
+  dialect: SqlDialectName,
+): InsertQueryBuilder<DB, T, O> {
+  return dialect === 'mysql' ? insert.ignore() : insert.onConflict((oc) => oc.doNothing());
+}
+
 /** A unique or primary-key constraint violation, on SQLite (node:sqlite), PostgreSQL (pg) or MariaDB (mysql2). */
 export function isUniqueViolation(e: unknown): boolean {
   if (typeof e !== 'object' || e === null) return false;

@@ -13,9 +13,10 @@ import {
   orderRowToOrder,
   orderToRow,
 } from './converters.ts';
-import { isUniqueViolation } from './dialect.ts';
+import { ignoringDuplicates, isUniqueViolation, type SqlDialectName } from './dialect.ts';
 import { PreparedQuery } from './prepared.ts';
-import type { StorageAuthority } from './storage-authority.ts';
+import { listRevokedCertificates, nextCrlNumber } from './revocation-queries.ts';
+import type { RevokedCertificate, StorageAuthority } from './storage-authority.ts';
 import type { AccountsTable, AuthorizationsTable, ChallengesTable, Database } from './tables.ts';
 
 const ACCOUNT_COLUMNS = ['id', 'thumbprint', 'jwk', 'status', 'contact', 'tos_agreed', 'created_at'] as const;
@@ -39,6 +40,7 @@ const AUTHZ_COLUMNS = [
   'identifier_type',
   'identifier_value',
   'wildcard',
+  'subdomain_auth_allowed',
   'status',
   'expires_at',
   'created_at',
@@ -74,22 +76,28 @@ export class SqlStorageAuthority implements StorageAuthority {
   /** Accounts read recently, by id: every authenticated request reads its account. */
   readonly #accounts = new Map<string, { account: Account; until: number }>();
   readonly #accountCacheMs: number;
+  readonly #dialect: SqlDialectName;
   readonly #now: () => number;
 
   /**
    * `accountCacheMs` bounds how stale a cached account may be when another process changed it (writes
    * through this instance update the cache at once); 0 disables the cache.
    */
-  constructor(db: Kysely<Database>, opts: { accountCacheMs?: number; now?: () => number } = {}) {
+  constructor(
+    db: Kysely<Database>,
+    opts: { accountCacheMs?: number; now?: () => number; dialect?: SqlDialectName } = {},
+  ) {
     this.#db = db;
+    const dialect = opts.dialect ?? 'sqlite';
+    this.#dialect = dialect;
     this.#accountCacheMs = opts.accountCacheMs ?? 0;
     this.#now = opts.now ?? Date.now;
     this.#q = {
       insertNonce: new PreparedQuery((p) =>
-        db
-          .insertInto('used_nonces')
-          .values({ nonce: p('nonce'), expires_at: p<number>('expires') })
-          .onConflict((oc) => oc.doNothing()),
+        ignoringDuplicates(
+          db.insertInto('used_nonces').values({ nonce: p('nonce'), expires_at: p<number>('expires') }),
+          dialect,
+        ),
       ),
       accountById: new PreparedQuery((p) =>
         db.selectFrom('accounts').select(ACCOUNT_COLUMNS).where('id', '=', p('id')),
@@ -112,7 +120,7 @@ export class SqlStorageAuthority implements StorageAuthority {
       startChallenge: new PreparedQuery((p) =>
         db
           .updateTable('challenges')
-          .set({ status: 'processing' })
+          .set({ status: 'processing', processing_since: p<number>('now') })
           .where('id', '=', p('id'))
           .where('status', '=', 'pending'),
       ),
@@ -308,18 +316,43 @@ export class SqlStorageAuthority implements StorageAuthority {
   ): Promise<'changed' | 'conflict' | 'stale'> {
     this.#accounts.delete(id);
     try {
-      const r = await this.#db
-        .updateTable('accounts')
-        .set({ thumbprint: next.thumbprint, jwk: JSON.stringify(next.jwk) })
-        .where('id', '=', id)
-        .where('thumbprint', '=', oldThumbprint)
-        .where('status', '=', 'valid')
-        .executeTakeFirst();
-      return Number(r.numUpdatedRows) === 1 ? 'changed' : 'stale';
+      return await this.#db.transaction().execute(async (trx) => {
+        const r = await trx
+          .updateTable('accounts')
+          .set({ thumbprint: next.thumbprint, jwk: JSON.stringify(next.jwk) })
+          .where('id', '=', id)
+          .where('thumbprint', '=', oldThumbprint)
+          .where('status', '=', 'valid')
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) !== 1) return 'stale';
+        // dns-persist-01 records computed with the old key keep validating (draft §4.2).
+        await trx
+          .deleteFrom('account_key_history')
+          .where('account_id', '=', id)
+          .where('thumbprint', '=', oldThumbprint)
+          .execute();
+        await trx
+          .insertInto('account_key_history')
+          .values({ account_id: id, thumbprint: oldThumbprint, retired_at: this.#now() })
+          .execute();
+        return 'changed' as const;
+      });
     } catch (e) {
       if (isUniqueViolation(e)) return 'conflict';
       throw e;
     }
+  }
+
+  async previousAccountThumbprints(accountId: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('account_key_history')
+      .innerJoin('accounts', 'accounts.id', 'account_key_history.account_id')
+      .select('account_key_history.thumbprint')
+      .where('account_key_history.account_id', '=', accountId)
+      .where('accounts.status', '=', 'valid')
+      .orderBy('account_key_history.retired_at', 'desc')
+      .execute();
+    return rows.map((r) => r.thumbprint);
   }
 
   async findValidAuthorizations(
@@ -358,6 +391,15 @@ export class SqlStorageAuthority implements StorageAuthority {
         for (const c of a.challenges) await this.#q.insertChallenge.execute(trx, challengeToRow(c));
       }
       await this.#q.insertOrder.execute(trx, orderToRow(order));
+    });
+  }
+
+  async createAuthorizations(authorizations: Authorization[]): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      for (const a of authorizations) {
+        await this.#q.insertAuthz.execute(trx, authorizationToRow(a));
+        for (const c of a.challenges) await this.#q.insertChallenge.execute(trx, challengeToRow(c));
+      }
     });
   }
 
@@ -440,8 +482,8 @@ export class SqlStorageAuthority implements StorageAuthority {
     return { challenge, authorization };
   }
 
-  async startChallenge(challengeId: string): Promise<boolean> {
-    const r = await this.#q.startChallenge.execute(this.#db, { id: challengeId });
+  async startChallenge(challengeId: string, now: number): Promise<boolean> {
+    const r = await this.#q.startChallenge.execute(this.#db, { id: challengeId, now });
     return Number(r.numAffectedRows) === 1;
   }
 
@@ -467,19 +509,49 @@ export class SqlStorageAuthority implements StorageAuthority {
     });
   }
 
-  async listProcessingChallenges(): Promise<{ challenge: Challenge; authorization: Authorization }[]> {
+  async claimAbandonedChallenges(
+    before: number,
+    now: number,
+  ): Promise<{ challenge: Challenge; authorization: Authorization }[]> {
     const rows = await this.#db
       .selectFrom('challenges')
-      .select('id')
+      .select(['id', 'processing_since'])
       .where('status', '=', 'processing')
+      .where((eb) => eb.or([eb('processing_since', 'is', null), eb('processing_since', '<', before)]))
+      .limit(500)
       .execute();
     const out = [];
     for (const r of rows) {
+      const since = r.processing_since === null || r.processing_since === undefined ? null : Number(r.processing_since);
+      const claimed = await this.#db
+        .updateTable('challenges')
+        .set({ processing_since: now })
+        .where('id', '=', r.id)
+        .where('status', '=', 'processing')
+        .where((eb) => (since === null ? eb('processing_since', 'is', null) : eb('processing_since', '=', since)))
+        .executeTakeFirst();
+      if (Number(claimed.numUpdatedRows) !== 1) continue;
       const found = await this.getChallenge(r.id);
       if (found) out.push(found);
     }
     return out;
   }
+
+  async tryAcquireLease(name: string, holder: string, until: number, now: number): Promise<boolean> {
+    const inserted = await ignoringDuplicates(
+      this.#db.insertInto('leases').values({ name, holder, expires_at: until }),
+      this.#dialect,
+    ).executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return true;
+    const r = await this.#db
+      .updateTable('leases')
+      .set({ holder, expires_at: until })
+      .where('name', '=', name)
+      .where((eb) => eb.or([eb('holder', '=', holder), eb('expires_at', '<', now)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
 
   async beginFinalize(orderId: string, now: number): Promise<boolean> {
     const r = await this.#q.beginFinalize.execute(this.#db, { id: orderId, now });
@@ -531,6 +603,14 @@ export class SqlStorageAuthority implements StorageAuthority {
       .where('status', '=', 'valid')
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
+  }
+
+  listRevokedCertificates(notAfterFrom: number): Promise<RevokedCertificate[]> {
+    return listRevokedCertificates(this.#db, notAfterFrom);
+  }
+
+  nextCrlNumber(scope: string, now: number): Promise<number> {
+    return nextCrlNumber(this.#db, scope, now);
   }
 
   async ping(): Promise<void> {

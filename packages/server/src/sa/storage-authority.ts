@@ -6,6 +6,14 @@ import type { Account, Authorization, Certificate, Challenge, Order } from '../c
  * implementation is SqlStorageAuthority; an embedder may pass its own. Every method that changes more
  * than one row does so in one transaction; conditional updates return whether they applied.
  */
+/** A revoked certificate as a CRL lists it. */
+export interface RevokedCertificate {
+  /** Lower-case hex, as stored. */
+  serial: string;
+  revokedAt: number;
+  reason: number;
+}
+
 export interface StorageAuthority {
   /** Returns the stored value, storing `value` first if the setting is absent (first writer wins). */
   getOrCreateSetting(name: string, value: string): Promise<string>;
@@ -28,6 +36,11 @@ export interface StorageAuthority {
     oldThumbprint: string,
     next: { thumbprint: string; jwk: Record<string, unknown> },
   ): Promise<'changed' | 'conflict' | 'stale'>;
+  /**
+   * Thumbprints of the keys the account used before its current one, newest first; empty for a
+   * deactivated account (draft-ietf-acme-dns-persist-02 §4.2). Optional for embedders' storage.
+   */
+  previousAccountThumbprints?(accountId: string): Promise<string[]>;
 
   /** Valid, unexpired authorizations of the account for these identifiers (for reuse, §7.4). */
   findValidAuthorizations(
@@ -37,6 +50,8 @@ export interface StorageAuthority {
   ): Promise<Authorization[]>;
   /** Inserts the order with its new authorizations and their challenges, in one transaction. */
   createOrder(order: Order, newAuthorizations: Authorization[]): Promise<void>;
+  /** Inserts authorizations with their challenges outside any order (RFC 8555 §7.4.1 pre-authorization). */
+  createAuthorizations(authorizations: Authorization[]): Promise<void>;
   getOrder(id: string): Promise<Order | undefined>;
   /** The order's authorizations, with challenges, in the order's order. */
   getAuthorizations(ids: string[]): Promise<Authorization[]>;
@@ -50,8 +65,8 @@ export interface StorageAuthority {
   getAuthorization(id: string): Promise<Authorization | undefined>;
   deactivateAuthorization(id: string): Promise<boolean>;
   getChallenge(id: string): Promise<{ challenge: Challenge; authorization: Authorization } | undefined>;
-  /** pending → processing; false if the challenge was not pending. */
-  startChallenge(challengeId: string): Promise<boolean>;
+  /** pending → processing (noting when); false if the challenge was not pending. */
+  startChallenge(challengeId: string, now: number): Promise<boolean>;
   /**
    * processing → valid/invalid and the authorization with it, in one transaction. A valid authorization
    * gets its new expiry (the reuse lifetime).
@@ -63,8 +78,19 @@ export interface StorageAuthority {
       | { valid: true; at: number; expiresAt: number }
       | { valid: false; at: number; error: ProblemJson },
   ): Promise<boolean>;
-  /** Challenges left processing (e.g. by a crash), to validate again. */
-  listProcessingChallenges(): Promise<{ challenge: Challenge; authorization: Authorization }[]>;
+  /**
+   * Claims challenges whose validation began before `before` and never ended (the node validating them
+   * died): each is claimed by exactly one caller (a conditional update of its start time to `now`).
+   */
+  claimAbandonedChallenges(
+    before: number,
+    now: number,
+  ): Promise<{ challenge: Challenge; authorization: Authorization }[]>;
+  /**
+   * Takes or renews the named lease until `until` for `holder` when it is free, expired or already its
+   * own. At most one holder has a lease at a time, across every node on the database.
+   */
+  tryAcquireLease(name: string, holder: string, until: number, now: number): Promise<boolean>;
 
   /** pending → processing (finalize), noting when; false when the order was not pending. */
   beginFinalize(orderId: string, now: number): Promise<boolean>;
@@ -79,6 +105,10 @@ export interface StorageAuthority {
   getCertificateBySerial(serial: string): Promise<Certificate | undefined>;
   /** valid → revoked; false if already revoked. */
   revokeCertificate(id: string, reason: number, at: number): Promise<boolean>;
+  /** Revoked certificates whose notAfter is at or after `notAfterFrom`, for building CRLs (RFC 5280 §5). */
+  listRevokedCertificates(notAfterFrom: number): Promise<RevokedCertificate[]>;
+  /** Increments and returns the CRL number of a CRL scope (1 the first time), in one transaction. */
+  nextCrlNumber(scope: string, now: number): Promise<number>;
 
   /** Liveness of the store (used by readiness checks). */
   ping(): Promise<void>;

@@ -38,6 +38,8 @@ export interface AuthorizationsTable {
   identifier_type: string;
   identifier_value: string;
   wildcard: number;
+  /** RFC 9444; added by 2026_11_24_030000_add_authorizations_subdomain_auth_allowed. */
+  subdomain_auth_allowed: number;
   status: string;
   expires_at: number;
   created_at: number;
@@ -50,6 +52,8 @@ export interface ChallengesTable {
   status: string;
   validated_at: number | null;
   error: string | null;
+  /** When the validation began (null before 2026_11_26 or when pending). */
+  processing_since?: number | null;
 }
 export interface CertificatesTable {
   id: string;
@@ -65,7 +69,29 @@ export interface CertificatesTable {
   created_at: number;
 }
 
+/** One CRL number counter per CRL scope ("full" or a shard number), RFC 5280 §5.2.3. */
+export interface CrlNumbersTable {
+  scope: string;
+  crl_number: number;
+  updated_at: number;
+}
+
+/** Earlier keys of an account (dns-persist-01 key retention, draft-ietf-acme-dns-persist-02 §4.2). */
+export interface AccountKeyHistoryTable {
+  account_id: string;
+  thumbprint: string;
+  retired_at: number;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
 export interface Database {
+  leases: LeasesTable;
+  account_key_history: AccountKeyHistoryTable;
   settings: SettingsTable;
   used_nonces: UsedNoncesTable;
   accounts: AccountsTable;
@@ -73,4 +99,5 @@ export interface Database {
   authorizations: AuthorizationsTable;
   challenges: ChallengesTable;
   certificates: CertificatesTable;
+  crl_numbers: CrlNumbersTable;
 }

@@ -36,6 +36,8 @@ export class Http01Validator implements ChallengeValidator {
   }
 
   supports(identifier: Identifier, wildcard: boolean): boolean {
+    // ".onion" names are reachable only over Tor, which akamu does not use (RFC 9799 §3.1.2).
+    if (identifier.type === 'dns' && identifier.value.endsWith('.onion')) return false;
     return !wildcard && (identifier.type === 'dns' || identifier.type === 'ip');
   }
 

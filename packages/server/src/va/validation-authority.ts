@@ -25,6 +25,11 @@ export class ValidationAuthority {
     return [...this.#validators.values()].filter((v) => v.supports(identifier, wildcard)).map((v) => v.type);
   }
 
+  /** Extra fields a challenge type adds to its challenge objects (none for most types). */
+  challengeFields(type: string, token: string): Record<string, unknown> {
+    return this.#validators.get(type)?.challengeFields?.(token) ?? {};
+  }
+
   get pending(): number {
     return this.#queue.length + this.#running;
   }

@@ -8,8 +8,11 @@ import { registerCertificate } from './routes/certificate.ts';
 import { registerDirectory } from './routes/directory.ts';
 import { registerKeyChange } from './routes/key-change.ts';
 import { registerNewAccount } from './routes/new-account.ts';
+import { registerNewAuthz } from './routes/new-authz.ts';
 import { registerNewOrder } from './routes/new-order.ts';
 import { registerOrder } from './routes/order.ts';
+import { registerProfileDirectories } from './routes/profile-directory.ts';
+import { registerRenewal } from './routes/renewal.ts';
 import { registerRevokeCert } from './routes/revoke-cert.ts';
 
 /**
@@ -51,4 +54,7 @@ export function registerAcme(app: FastifyInstance, ctx: WfeContext): void {
   registerAuthz(app, ctx);
   registerCertificate(app, ctx);
   registerRevokeCert(app, ctx);
+  registerNewAuthz(app, ctx);
+  registerProfileDirectories(app, ctx);
+  if (ctx.renewals) registerRenewal(app, ctx, ctx.renewals);
 }

@@ -4,7 +4,9 @@ import type { Clock } from '../clock.ts';
 import type { Account } from '../core/types.ts';
 import { unauthorized } from '../errors.ts';
 import type { NonceService } from '../nonce/nonce-service.ts';
+import type { ProfileCatalog } from '../ra/profiles.ts';
 import type { RegistrationAuthority } from '../ra/registration-authority.ts';
+import type { RenewalAuthority } from '../ra/renewal-authority.ts';
 import type { StorageAuthority } from '../sa/storage-authority.ts';
 import type { AcmeUrls } from './urls.ts';
 import type { RequestVerifier } from './verify-request.ts';
@@ -12,6 +14,10 @@ import type { RequestVerifier } from './verify-request.ts';
 /** What the WFE's route handlers share. Storage is read-only here: every change goes through the RA. */
 export interface WfeContext {
   ra: RegistrationAuthority;
+  /** Certificate profiles, for the per-profile directories. */
+  profiles: ProfileCatalog;
+  /** ARI, STAR and delegations (docs/renewal.md); their routes and order members exist only with it. */
+  renewals?: RenewalAuthority;
   sa: Pick<
     StorageAuthority,
     'getAccount' | 'getOrder' | 'getAuthorization' | 'getChallenge' | 'getCertificate' | 'listOrderIds'

@@ -13,6 +13,7 @@ export function accountToJson(a: Account, urls: AcmeUrls): AccountJson {
     contact: a.contact,
     termsOfServiceAgreed: a.termsOfServiceAgreed,
     orders: urls.accountOrders(a.id),
+    delegations: urls.accountDelegations(a.id),
   };
 }
 
@@ -28,26 +29,43 @@ export function orderToJson(o: Order, status: OrderStatus, urls: AcmeUrls): Orde
   if (o.notAfter !== null) json.notAfter = iso(o.notAfter);
   if (o.error) json.error = o.error;
   if (o.certificateId) json.certificate = urls.certificate(o.certificateId);
+  // draft-ietf-acme-profiles §4: the order names the profile it was created under.
+  if (o.profile !== null) json.profile = o.profile;
   return json;
 }
 
-export function challengeToJson(c: Challenge, urls: AcmeUrls): ChallengeJson {
-  const json: ChallengeJson = { type: c.type, url: urls.challenge(c.id), status: c.status, token: c.token };
+/** Extra fields a challenge type defines (RFC 9799 `nonce`, RFC 9447 `tkauth-type`), from the RA. */
+export type ChallengeFields = (c: Challenge) => Record<string, unknown>;
+
+export function challengeToJson(c: Challenge, urls: AcmeUrls, fields?: ChallengeFields): ChallengeJson {
+  const json: ChallengeJson = {
+    type: c.type,
+    url: urls.challenge(c.id),
+    status: c.status,
+    token: c.token,
+    ...fields?.(c),
+  };
   if (c.validatedAt !== null) json.validated = iso(c.validatedAt);
   if (c.error) json.error = c.error;
   return json;
 }
 
 /** RFC 8555 §7.1.4: a valid authorization lists only the challenge that validated it. */
-export function authorizationToJson(a: Authorization, now: number, urls: AcmeUrls): AuthorizationJson {
+export function authorizationToJson(
+  a: Authorization,
+  now: number,
+  urls: AcmeUrls,
+  fields?: ChallengeFields,
+): AuthorizationJson {
   const status = authorizationStatus(a, now);
   const challenges = status === 'valid' ? a.challenges.filter((c) => c.status === 'valid') : a.challenges;
   const json: AuthorizationJson = {
     identifier: a.identifier,
     status,
     expires: iso(a.expiresAt),
-    challenges: challenges.map((c) => challengeToJson(c, urls)),
+    challenges: challenges.map((c) => challengeToJson(c, urls, fields)),
   };
   if (a.wildcard) json.wildcard = true;
+  if (a.subdomainAuthAllowed) json.subdomainAuthAllowed = true;
   return json;
 }

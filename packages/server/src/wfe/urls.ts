@@ -24,6 +24,16 @@ export class AcmeUrls {
   get newOrder(): string {
     return `${this.#base}/acme/new-order`;
   }
+  get newAuthz(): string {
+    return `${this.#base}/acme/new-authz`;
+  }
+  /** A per-profile directory (docs/profiles.md) and the new-order URL that implies its profile. */
+  profileDirectory(profile: string): string {
+    return `${this.#base}/acme/profile/${profile}/directory`;
+  }
+  profileNewOrder(profile: string): string {
+    return `${this.#base}/acme/profile/${profile}/new-order`;
+  }
   get revokeCert(): string {
     return `${this.#base}/acme/revoke-cert`;
   }
@@ -56,6 +66,28 @@ export class AcmeUrls {
   }
   certificate(id: string): string {
     return `${this.#base}/acme/cert/${id}`;
+  }
+  /** RFC 9773 §4: GET <renewalInfo>/<certID>. */
+  get renewalInfo(): string {
+    return `${this.#base}/acme/renewal-info`;
+  }
+  /** RFC 8739 §3.1.1: the URL that always serves a STAR order's current certificate. */
+  starCertificate(orderId: string): string {
+    return `${this.#base}/acme/star-cert/${orderId}`;
+  }
+  /** RFC 9115 §2.3.1: an account's delegations list and one delegation object. */
+  accountDelegations(accountId: string): string {
+    return `${this.#base}/acme/account/${accountId}/delegations`;
+  }
+  delegation(id: string): string {
+    return `${this.#base}/acme/delegation/${id}`;
+  }
+  /** The delegation id in one of our delegation URLs, else undefined. */
+  delegationIdFromUrl(url: string): string | undefined {
+    const prefix = `${this.#base}/acme/delegation/`;
+    if (!url.startsWith(prefix)) return undefined;
+    const id = url.slice(prefix.length);
+    return /^[A-Za-z0-9_-]{1,32}$/.test(id) ? id : undefined;
   }
 
   /** The account id in a `kid`, or undefined if the kid is not one of our account URLs. */

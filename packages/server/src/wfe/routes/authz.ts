@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { notFound } from '../../errors.ts';
+import { malformed, notFound } from '../../errors.ts';
 import { assertOwner, sendJson, type WfeContext } from '../context.ts';
 import { authorizationToJson, challengeToJson } from '../render.ts';
 
@@ -19,7 +19,7 @@ export function registerAuthz(app: FastifyInstance, ctx: WfeContext): void {
     return sendJson(
       reply,
       200,
-      authorizationToJson(updated, ctx.clock.now(), ctx.urls),
+      authorizationToJson(updated, ctx.clock.now(), ctx.urls, (c) => ctx.ra.challengeFields(c)),
       ctx.urls.authz(authz.id),
     );
   });
@@ -33,11 +33,28 @@ export function registerAuthz(app: FastifyInstance, ctx: WfeContext): void {
     const authz =
       payload === undefined
         ? found.authorization
-        : await ctx.ra.respondChallenge(account, found.authorization, found.challenge.id);
+        : await ctx.ra.respondChallenge(
+            account,
+            found.authorization,
+            found.challenge.id,
+            challengeResponse(payload),
+          );
     const challenge = authz.challenges.find((c) => c.id === found.challenge.id)!;
     // RFC 8555 §8.2: tell the client when to look again (lego waits 5 s without it).
     if (challenge.status === 'processing') reply.header('Retry-After', String(ctx.retryAfterSeconds));
     reply.header('Link', [`<${ctx.urls.directory}>;rel="index"`, `<${ctx.urls.authz(authz.id)}>;rel="up"`]);
-    return sendJson(reply, 200, challengeToJson(challenge, ctx.urls));
+    return sendJson(
+      reply,
+      200,
+      challengeToJson(challenge, ctx.urls, (c) => ctx.ra.challengeFields(c)),
+    );
   });
+}
+
+/** RFC 8555 §7.5.1: the response is a JSON object (empty, or with the fields its challenge type defines). */
+function challengeResponse(payload: unknown): Record<string, unknown> {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw malformed('the challenge response must be a JSON object');
+  }
+  return payload as Record<string, unknown>;
 }

@@ -4,18 +4,7 @@ import type { WfeContext } from '../context.ts';
 
 /** RFC 8555 §7.1.1 directory, and §7.2 new-nonce (HEAD 200, GET 204, never cached). */
 export function registerDirectory(app: FastifyInstance, ctx: WfeContext): void {
-  app.get('/acme/directory', async (_req, reply) => {
-    const { urls } = ctx;
-    const dir: DirectoryJson = {
-      newNonce: urls.newNonce,
-      newAccount: urls.newAccount,
-      newOrder: urls.newOrder,
-      revokeCert: urls.revokeCert,
-      keyChange: urls.keyChange,
-      meta: ctx.meta,
-    };
-    return reply.type('application/json').send(dir);
-  });
+  app.get('/acme/directory', async (_req, reply) => reply.type('application/json').send(directoryJson(ctx)));
   app.route({
     method: 'HEAD',
     url: '/acme/new-nonce',
@@ -26,4 +15,21 @@ export function registerDirectory(app: FastifyInstance, ctx: WfeContext): void {
   app.get('/acme/new-nonce', { exposeHeadRoute: false }, async (_req, reply) =>
     reply.code(204).header('Cache-Control', 'no-store').send(),
   );
+}
+
+/** The directory object (per-profile directories, profile-directory.ts, replace newOrder and meta.profiles). */
+export function directoryJson(ctx: WfeContext): DirectoryJson {
+  const { urls } = ctx;
+  const dir: DirectoryJson = {
+    newNonce: urls.newNonce,
+    newAccount: urls.newAccount,
+    newOrder: urls.newOrder,
+    // RFC 8555 §7.4.1 pre-authorization.
+    newAuthz: urls.newAuthz,
+    revokeCert: urls.revokeCert,
+    keyChange: urls.keyChange,
+    ...(ctx.renewals ? { renewalInfo: urls.renewalInfo } : {}),
+    meta: ctx.meta,
+  };
+  return dir;
 }

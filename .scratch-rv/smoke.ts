@@ -1,0 +1,13 @@
+import { writeFileSync } from 'node:fs';
+import { obtainCertificate } from '@akamu/client';
+import { startTestCa } from '../packages/server/test/helpers.ts';
+const ca = await startTestCa({ crl: { include_in_certificates: true }, ocsp: { include_in_certificates: true } });
+const client = await ca.account();
+const got = await obtainCertificate(client, { identifiers: [{ type: 'dns', value: 'a.example.localhost' }], solvers: [ca.solver] });
+writeFileSync('/tmp/rv/leaf.pem', got.certificatePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/)![0]);
+writeFileSync('/tmp/rv/int.pem', ca.server.ca.chainPem);
+writeFileSync('/tmp/rv/root.pem', ca.caBundle);
+console.log(ca.directoryUrl);
+writeFileSync('/tmp/rv/url', ca.directoryUrl.replace('/acme/directory', ''));
+await new Promise((r) => setTimeout(r, 60_000));
+await ca.close();

@@ -1,0 +1,60 @@
+/**
+ * `npm test`: the whole suite on SQLite, then the ACME integration and interop suites again on PostgreSQL
+ * and on MariaDB (AKAMU_TEST_BACKEND), each against a fresh database. Under CI=true an unreachable
+ * PostgreSQL or MariaDB fails the run; elsewhere those runs are skipped with a message saying how to
+ * enable them. Extra arguments are passed to node --test (e.g. a file list) and limit the run to SQLite.
+ */
+import { spawn } from 'node:child_process';
+import { globSync } from 'node:fs';
+import { type Backend, backendSkipReason } from '../test/support/databases.ts';
+
+const ALL = ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'];
+const PER_BACKEND = ['packages/server/test/integration/**/*.test.ts', 'test/interop/**/*.test.ts'];
+
+function files(patterns: string[]): string[] {
+  return patterns.flatMap((p) => globSync(p)).sort();
+}
+
+function run(backend: Backend, testFiles: string[]): Promise<{ pass: number; fail: number; code: number }> {
+  process.stdout.write(`\n=== npm test: ${testFiles.length} files on ${backend} ===\n`);
+  const child = spawn(
+    process.execPath,
+    ['--test', '--test-concurrency=1', '--test-timeout=300000', ...testFiles],
+    { env: { ...process.env, AKAMU_TEST_BACKEND: backend }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let tail = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    tail = (tail + chunk.toString()).slice(-4000);
+  });
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      const count = (name: string) => Number(new RegExp(`ℹ ${name} (\\d+)`).exec(tail)?.[1] ?? 0);
+      resolve({ pass: count('pass'), fail: count('fail'), code: code ?? 1 });
+    }),
+  );
+}
+
+const explicit = process.argv.slice(2);
+const results: { backend: Backend; pass: number; fail: number; code: number }[] = [];
+results.push({ backend: 'sqlite', ...(await run('sqlite', explicit.length > 0 ? explicit : files(ALL))) });
+if (explicit.length === 0) {
+  for (const backend of ['postgres', 'mariadb'] as const) {
+    let skip: string | undefined;
+    try {
+      skip = await backendSkipReason(backend);
+    } catch (e) {
+      process.stdout.write(`\n${(e as Error).message}\n`);
+      results.push({ backend, pass: 0, fail: 1, code: 1 });
+      continue;
+    }
+    if (skip) continue;
+    results.push({ backend, ...(await run(backend, files(PER_BACKEND))) });
+  }
+}
+
+const pass = results.reduce((n, r) => n + r.pass, 0);
+const fail = results.reduce((n, r) => n + r.fail, 0);
+process.stdout.write(`\n${results.map((r) => `${r.backend}: ${r.pass} passed, ${r.fail} failed`).join('; ')}\n`);
+process.stdout.write(`tests: ${pass} passed, ${fail} failed\n`);
+process.exitCode = results.some((r) => r.code !== 0) ? 1 : 0;
