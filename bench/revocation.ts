@@ -10,7 +10,18 @@ import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { integer, NULL, octetString, oid, pemToDer, readChildren, readWhole, sequence, TAG } from '@akamu/protocol';
+import {
+  explicit,
+  integer,
+  NULL,
+  octetString,
+  oid,
+  pemToDer,
+  readChildren,
+  readWhole,
+  sequence,
+  TAG,
+} from '@akamu/protocol';
 import { CrlSigner } from '../packages/server/src/ca/crl.ts';
 import { generateKeyPair } from '../packages/server/src/ca/key-type.ts';
 import { CrlService, FULL_CRL } from '../packages/server/src/revocation/crl-service.ts';
@@ -22,9 +33,13 @@ import { akamu } from './targets/akamu.ts';
 export interface RevocationBenchResult {
   revoked: number;
   crlBuildMs: number[];
+  /** Of each build: reading the rows from SQLite. */
+  crlReadMs: number[];
   crlBytes: number;
   crl: LoadResult;
   ocsp: LoadResult;
+  /** Requests with a fresh nonce each: signed per request, not from the cache. */
+  ocspNonce: LoadResult;
 }
 
 interface LoadResult {
@@ -45,7 +60,10 @@ export function revocationBenchEnabled(): boolean {
 }
 
 /** Inserts `count` revoked certificates and one good one; returns the good one's serial. */
-async function populate(dbFile: string, count: number): Promise<{ goodSerial: string; revokedSerial: string }> {
+async function populate(
+  dbFile: string,
+  count: number,
+): Promise<{ goodSerial: string; revokedSerial: string }> {
   const { db } = openDatabase(`sqlite:${dbFile}`);
   await migrateToLatest(db);
   const now = Date.now();
@@ -80,14 +98,20 @@ async function populate(dbFile: string, count: number): Promise<{ goodSerial: st
         batch.length = 0;
       }
     }
-    await trx.insertInto('certificates').values(row(goodSerial, false, count)).execute();
+    await trx
+      .insertInto('certificates')
+      .values(row(goodSerial, false, count))
+      .execute();
   });
   await db.destroy();
   return { goodSerial, revokedSerial };
 }
 
 /** CRL builds through the same code the server runs (CrlService over SqlStorageAuthority), timed. */
-async function timeBuilds(dbFile: string, runs: number): Promise<{ ms: number[]; bytes: number }> {
+async function timeBuilds(
+  dbFile: string,
+  runs: number,
+): Promise<{ ms: number[]; readMs: number[]; bytes: number }> {
   const { db } = openDatabase(`sqlite:${dbFile}`);
   const sa = new SqlStorageAuthority(db);
   const key = generateKeyPair('ec:P-256').privateKey;
@@ -105,26 +129,30 @@ async function timeBuilds(dbFile: string, runs: number): Promise<{ ms: number[];
     },
   });
   const ms: number[] = [];
+  const readMs: number[] = [];
   let bytes = 0;
   for (let i = 0; i < runs; i++) {
     service.revoked(); // the next get() waits for a fresh build
     const crl = await service.get(FULL_CRL);
     ms.push(service.lastBuildMs);
+    readMs.push(service.lastReadMs);
     bytes = crl!.der.length;
   }
   await service.stop();
   await db.destroy();
-  return { ms, bytes };
+  return { ms, readMs, bytes };
 }
 
 /** An OCSP request (RFC 6960 §4.1.1) for one serial, SHA-1 CertID, no nonce: what RFC 5019 clients send. */
-function ocspRequest(issuerPem: string, serialHex: string): Buffer {
+function ocspCertId(issuerPem: string, serialHex: string): Buffer {
   const issuer = new X509Certificate(issuerPem);
   const der = issuer.raw;
   const spki = issuer.publicKey.export({ type: 'spki', format: 'der' });
   const spkiTlv = readWhole(spki, TAG.SEQUENCE, 'spki');
   const bits = readChildren(spki, spkiTlv)[1]!;
-  const keyHash = createHash('sha1').update(spki.subarray(bits.contentStart + 1, bits.end)).digest();
+  const keyHash = createHash('sha1')
+    .update(spki.subarray(bits.contentStart + 1, bits.end))
+    .digest();
   const nameHash = createHash('sha1').update(subjectName(der)).digest();
   const certId = sequence(
     sequence(oid('1.3.14.3.2.26'), NULL),
@@ -132,7 +160,14 @@ function ocspRequest(issuerPem: string, serialHex: string): Buffer {
     octetString(keyHash),
     integer(Buffer.from(serialHex, 'hex')),
   );
-  return sequence(sequence(sequence(sequence(certId))));
+  return certId;
+}
+
+/** The OCSPRequest for one CertID, with a nonce extension (RFC 8954) when given. */
+function ocspRequest(certId: Buffer, nonce?: Buffer): Buffer {
+  if (!nonce) return sequence(sequence(sequence(sequence(certId))));
+  const nonceExt = sequence(oid('1.3.6.1.5.5.7.48.1.2'), octetString(octetString(nonce)));
+  return sequence(sequence(sequence(sequence(certId)), explicit(2, sequence(nonceExt))));
 }
 
 function subjectName(certDer: Buffer): Buffer {
@@ -142,6 +177,22 @@ function subjectName(certDer: Buffer): Buffer {
   const start = fields[0]?.tag === 0xa0 ? 1 : 0;
   const subject = fields[start + 4]!;
   return certDer.subarray(subject.start, subject.end);
+}
+
+function fetchOnce(url: string, ca: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { ca, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(Buffer.concat(chunks))
+            : reject(new Error(`${url}: ${res.statusCode}`)),
+        );
+      })
+      .on('error', reject);
+  });
 }
 
 /** `concurrency` loops sending the same request over keep-alive connections for `seconds`. */
@@ -215,22 +266,46 @@ export async function benchRevocation(
     const base = server.directoryUrl.replace(/\/acme\/directory$/, '');
     const issuerPem = readFileSync(path.join(dataDir, 'ca', 'intermediate.pem'), 'utf8');
     if (pemToDer(issuerPem).length === 0) throw new Error('no intermediate certificate');
-    const crlCheck = (status: number, body: Buffer) => status === 200 && body.length === builds.bytes;
-    log(`revocation: GET /ca/crl (${(builds.bytes / 1e6).toFixed(2)} MB) for ${SECONDS} s`);
-    const crl = await load(`${base}/ca/crl`, server.caBundle, server.pid, 4, SECONDS, { method: 'GET', check: crlCheck });
+    const first = await fetchOnce(`${base}/ca/crl`, server.caBundle);
+    const crlBytes = first.length;
+    const crlCheck = (status: number, body: Buffer) => status === 200 && body.length === crlBytes;
+    log(`revocation: GET /ca/crl (${(crlBytes / 1e6).toFixed(2)} MB) for ${SECONDS} s`);
+    const crl = await load(`${base}/ca/crl`, server.caBundle, server.pid, 4, SECONDS, {
+      method: 'GET',
+      check: crlCheck,
+    });
     log(`revocation: POST /ca/ocsp for ${SECONDS} s`);
-    const good = ocspRequest(issuerPem, goodSerial);
-    const revoked = ocspRequest(issuerPem, revokedSerial);
+    const goodId = ocspCertId(issuerPem, goodSerial);
+    const good = ocspRequest(goodId);
+    const revoked = ocspRequest(ocspCertId(issuerPem, revokedSerial));
     let i = 0;
     const bodies = [good, revoked];
-    // 0x30 … with OCSPResponseStatus successful (0a 01 00): the cached signed response.
-    const ocspCheck = (status: number, body: Buffer) => status === 200 && body[2] === 0x0a && body[4] === 0x00;
+    // OCSPResponse whose responseStatus (ENUMERATED) is successful (0): the cached signed response.
+    const ocspCheck = (status: number, body: Buffer) => {
+      if (status !== 200) return false;
+      const first = readChildren(body, readWhole(body, TAG.SEQUENCE, 'OCSPResponse'))[0];
+      return first?.tag === 0x0a && first.length === 1 && body[first.contentStart] === 0;
+    };
     const ocsp = await load(`${base}/ca/ocsp`, server.caBundle, server.pid, 16, SECONDS, {
       method: 'POST',
       body: () => bodies[i++ % 2]!,
       check: ocspCheck,
     });
-    return { revoked: REVOKED, crlBuildMs: builds.ms.map((m) => Number(m.toFixed(1))), crlBytes: builds.bytes, crl, ocsp };
+    log(`revocation: POST /ca/ocsp with a nonce for ${SECONDS} s`);
+    const ocspNonce = await load(`${base}/ca/ocsp`, server.caBundle, server.pid, 16, SECONDS, {
+      method: 'POST',
+      body: () => ocspRequest(goodId, randomBytes(16)),
+      check: ocspCheck,
+    });
+    return {
+      ocspNonce,
+      revoked: REVOKED,
+      crlBuildMs: builds.ms.map((m) => Number(m.toFixed(1))),
+      crlReadMs: builds.readMs.map((m) => Number(m.toFixed(1))),
+      crlBytes,
+      crl,
+      ocsp,
+    };
   } finally {
     await server.stop();
   }
@@ -241,10 +316,11 @@ export function formatRevocation(r: RevocationBenchResult): string {
     `${name.padEnd(14)} ${String(l.concurrency).padStart(4)}  ${l.perSecond.toFixed(1).padStart(9)}  ${l.serverCpuMsPerRequest.toFixed(3).padStart(14)}  ${String(l.errors).padStart(6)}`;
   return [
     `Revocation: CRL of ${r.revoked} revoked certificates, ${(r.crlBytes / 1e6).toFixed(2)} MB; ` +
-      `build (read rows + encode + sign) ${r.crlBuildMs.join(' / ')} ms`,
+      `build (read rows + encode + sign) ${r.crlBuildMs.join(' / ')} ms, of which reading the rows ${r.crlReadMs.join(' / ')} ms`,
     'request        conc      req/s  srv CPU ms/req  errors',
     '-------------  ----  ---------  --------------  ------',
     row('GET /ca/crl', r.crl),
     row('POST /ca/ocsp', r.ocsp),
+    row('  with nonce', r.ocspNonce),
   ].join('\n');
 }

@@ -11,7 +11,12 @@ import { Http01Solver } from '@akamu/client';
 import { clockTicksPerSecond } from './cpu.ts';
 import { errorRecord, measure, record } from './measure.ts';
 import { computeRatios, formatRatios, formatResults, type RunRecord, runSummary } from './report.ts';
-import { benchRevocation, formatRevocation, type RevocationBenchResult, revocationBenchEnabled } from './revocation.ts';
+import {
+  benchRevocation,
+  formatRevocation,
+  type RevocationBenchResult,
+  revocationBenchEnabled,
+} from './revocation.ts';
 import { settings } from './settings.ts';
 import { akamu } from './targets/akamu.ts';
 import { caddy } from './targets/caddy.ts';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,6 +107,25 @@ describe('TestDnsServer over node:dns', () => {
     dns.clear();
     assert.equal(await code(resolver.resolve4('www.example.test')), 'ENOTFOUND');
     assert.equal(await code(once.resolveCaa('broken.example.test')), 'ENOTFOUND');
+  });
+
+  test('garbage and truncated packets get FORMERR or nothing, and the server keeps answering', async () => {
+    const socket = dgram.createSocket('udp4');
+    const replies: Buffer[] = [];
+    socket.on('message', (m) => replies.push(m));
+    const garbage = Buffer.concat([
+      Buffer.from([0x12, 0x34, 0x28, 0x00]),
+      Buffer.alloc(8, 0xff),
+      randomBytes(40),
+    ]);
+    for (const packet of [Buffer.from([1, 2, 3]), randomBytes(64), garbage]) {
+      await new Promise<void>((resolve) => socket.send(packet, dns.port, dns.host, () => resolve()));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.close();
+    for (const r of replies) assert.equal(r.readUInt16BE(2) & 0x0f, 1, 'FORMERR');
+    dns.setTxt('alive.example.test', ['yes']);
+    assert.deepEqual(await resolver.resolveTxt('alive.example.test'), [['yes']]);
   });
 
   test('SOA at the zone apex (last two labels)', async () => {

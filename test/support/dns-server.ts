@@ -209,7 +209,13 @@ export class TestDnsServer {
     }
     if (req.type === 'response') return undefined;
     const opcode = ((req.flags ?? 0) >> 11) & 0xf;
-    if (opcode === OPCODE.UPDATE) return this.#update(msg, req);
+    if (opcode === OPCODE.UPDATE) {
+      try {
+        return this.#update(msg, req);
+      } catch {
+        return this.#reply(req, RCODE.FORMERR, [], []);
+      }
+    }
     if (opcode !== OPCODE.QUERY) return this.#reply(req, RCODE.NOTIMP, [], []);
     const q = req.questions?.[0];
     if (!q) return this.#reply(req, RCODE.FORMERR, [], []);

@@ -379,7 +379,7 @@ describe('akamu certificate commands against Pebble', { skip: pebbleSkipReason()
     assert.equal(status.Reason, 1);
   });
 
-  it('obtains with tls-alpn-01 (--tls-port) for a fresh account', async () => {
+  it('obtains with tls-alpn-01 (--tls-port) for a fresh account, and revokes with the certificate key', async () => {
     const key = ['--account-key', path.join(dir, 'tls-account.key'), '--json'];
     ok(
       await runCli([
@@ -417,5 +417,61 @@ describe('akamu certificate commands against Pebble', { skip: pebbleSkipReason()
     assert.ok(cert.checkIP('127.0.0.1'));
     assert.equal(cert.publicKey.asymmetricKeyDetails?.namedCurve, 'secp384r1');
     assert.equal((r.certificate as { serial: string }).serial, cert.serialNumber.toLowerCase());
+    // Revocation signed by the certificate's own key: no account involved.
+    const byKey = await runCli([
+      'certificate',
+      'revoke',
+      '--json',
+      '--cert',
+      path.join(out, 'fullchain.pem'),
+      '--cert-key',
+      path.join(out, 'key.pem'),
+      '--server',
+      pebble.directoryUrl,
+      '--ca-bundle',
+      caBundle,
+      '--reason',
+      'keyCompromise',
+    ]);
+    ok(byKey, 'certificate revoke');
+    const status = await pebble.certificateStatus(cert.serialNumber.toLowerCase());
+    assert.deepEqual([status.Status, status.Reason], ['Revoked', 1]);
+  });
+});
+
+describe('akamu account register with external account binding (Pebble requiring EAB)', {
+  skip: pebbleSkipReason(),
+}, () => {
+  const hmacKey = Buffer.from('a-mac-key-the-ca-handed-out-0123').toString('base64url');
+  let pebble: Pebble;
+  let dir: string;
+  before(async () => {
+    pebble = await startPebble({ httpPort: await freePort(), externalAccountMACKeys: { 'kid-1': hmacKey } });
+    dir = mkdtempSync(path.join(tmpdir(), 'akamu-cli-eab-'));
+    writeFileSync(path.join(dir, 'ca.pem'), pebble.caBundle);
+  });
+  after(async () => {
+    await pebble?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is refused without the binding (exit 5) and accepted with --eab-kid/--eab-hmac-key', async () => {
+    const args = [
+      'account',
+      'register',
+      '--json',
+      '--account-key',
+      path.join(dir, 'a.key'),
+      '--server',
+      pebble.directoryUrl,
+    ];
+    const common = [...args, '--ca-bundle', path.join(dir, 'ca.pem'), '--agree-tos'];
+    const without = await runCli(common);
+    assert.equal(without.code, 5, show(without));
+    assert.match(JSON.stringify(without.json?.error), /externalAccountRequired/);
+    const half = await runCli([...common, '--eab-kid', 'kid-1']);
+    assert.equal(half.code, 2, show(half));
+    const bound = await runCli([...common, '--eab-kid', 'kid-1', '--eab-hmac-key', hmacKey]);
+    assert.equal(ok(bound, 'account register').status, 'valid');
   });
 });

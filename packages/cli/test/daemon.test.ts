@@ -38,7 +38,7 @@ describe('akamu daemon', { skip: pebbleSkipReason() }, () => {
 
   const certFile = (name: string) => path.join(dir, 'certs', name, 'cert.pem');
 
-  function config(opts: { renewBeforeEc?: string; extra?: boolean }): string {
+  function config(opts: { renewBefore?: string; extra?: boolean }): string {
     return `
 state_dir = "state"
 log_format = "json"
@@ -81,7 +81,7 @@ account = "ops"
 key_type = "ec:P-256"
 directory = "certs/web-ec"
 hooks = ["record"]
-${opts.renewBeforeEc ? `renew_before = "${opts.renewBeforeEc}"` : ''}
+${opts.renewBefore ? `renew_before = "${opts.renewBefore}"` : ''}
 identifier = [
   { dns = "www.daemon.localhost", challenge = "http-01", http_port = ${httpPort}, http_host = "127.0.0.1" },
   { dns = "static.daemon.localhost", challenge = "http-01", http_port = ${httpPort}, http_host = "127.0.0.1" },
@@ -95,6 +95,7 @@ key_reuse = true
 directory = "certs/web-rsa"
 file_mode = "0640"
 hooks = ["record"]
+${opts.renewBefore ? `renew_before = "${opts.renewBefore}"` : ''}
 identifier = [{ dns = "api.daemon.localhost", challenge = "http-01", http_port = ${httpPort}, http_host = "127.0.0.1" }]
 
 [[certificate]]
@@ -226,6 +227,7 @@ identifier = [{ dns = "extra.daemon.localhost", challenge = "http-01", http_port
       tls: serial(certFile('tls')),
     };
     const rsaKey = readFileSync(path.join(dir, 'certs', 'web-rsa', 'key.pem'), 'utf8');
+    const ecKey = readFileSync(path.join(dir, 'certs', 'web-ec', 'key.pem'), 'utf8');
     const child = spawn(process.execPath, [MAIN, 'daemon', '-c', configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -254,8 +256,9 @@ identifier = [{ dns = "extra.daemon.localhost", challenge = "http-01", http_port
         'nothing was due',
       );
 
-      // renew_before longer than any lifetime forces web-ec into its renewal window; a fourth certificate appears.
-      writeFileSync(configFile, config({ renewBeforeEc: '3650d', extra: true }));
+      // renew_before longer than any lifetime forces web-ec and web-rsa into their renewal window; a
+      // fourth certificate appears.
+      writeFileSync(configFile, config({ renewBefore: '3650d', extra: true }));
       const hooksBefore = hookLines().length;
       child.kill('SIGHUP');
       await waitFor((e) => e.some((x) => x.event === 'daemon.reloaded'), 'reload');
@@ -264,7 +267,7 @@ identifier = [{ dns = "extra.daemon.localhost", challenge = "http-01", http_port
           ['web-ec', 'extra'].every((n) =>
             e.some((x) => x.event === 'certificate.issued' && x.certificate === n),
           ),
-        'renewal of web-ec and issuance of extra',
+        'renewal of web-ec and web-rsa, issuance of extra',
       );
       const renewed = events(stdout).find(
         (e) => e.event === 'certificate.issued' && e.certificate === 'web-ec',
@@ -288,9 +291,15 @@ identifier = [{ dns = "extra.daemon.localhost", challenge = "http-01", http_port
         newHooks.join('\n'),
       );
       assert.ok(existsSync(certFile('extra')));
-      assert.equal(serial(certFile('web-rsa')), before.rsa);
+      assert.notEqual(serial(certFile('web-rsa')), before.rsa);
+      assert.ok(
+        newHooks.some((l) => l.startsWith('after_issuance web-rsa ')),
+        newHooks.join('\n'),
+      );
       assert.equal(serial(certFile('tls')), before.tls);
+      // key_reuse: the renewed RSA certificate has the same key; web-ec (no key_reuse) got a new one.
       assert.equal(readFileSync(path.join(dir, 'certs', 'web-rsa', 'key.pem'), 'utf8'), rsaKey);
+      assert.notEqual(readFileSync(path.join(dir, 'certs', 'web-ec', 'key.pem'), 'utf8'), ecKey);
 
       // Another pass (a reload of the same file): web-ec is still "due" by renew_before but was just
       // issued, so it waits a check_interval instead of renewing in a loop.
@@ -321,6 +330,60 @@ identifier = [{ dns = "extra.daemon.localhost", challenge = "http-01", http_port
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
+  });
+
+  it('a failed validation is logged, runs issuance_failed hooks, and backs off across restarts', async () => {
+    const wrongPort = await freePort();
+    const file = path.join(dir, 'failing.toml');
+    writeFileSync(
+      file,
+      `state_dir = "failing-state"
+retry_min = "1h"
+[[endpoint]]
+name = "akamu"
+directory = "${ca.directoryUrl}"
+ca_bundle = "${ca.rootCertPath}"
+[[account]]
+name = "ops"
+endpoint = "akamu"
+[[hook]]
+name = "record"
+cmd = "${path.join(dir, 'hook.sh')}"
+args = ["{event}", "{certificate}"]
+events = ["issuance_failed"]
+[[certificate]]
+name = "broken"
+account = "ops"
+hooks = ["record"]
+identifier = [{ dns = "broken.daemon.localhost", challenge = "http-01", http_port = ${wrongPort}, http_host = "127.0.0.1" }]
+`,
+    );
+    const hooksBefore = hookLines().length;
+    const first = await runCli(['daemon', '-c', file, '--once']);
+    assert.equal(first.code, 6, show(first));
+    const failed = events(first.stdout).find((e) => e.event === 'certificate.failed')!;
+    assert.equal(failed.certificate, 'broken');
+    assert.equal(failed.failures, 1);
+    assert.equal((failed.error as { kind: string }).kind, 'validation');
+    assert.ok(
+      hookLines()
+        .slice(hooksBefore)
+        .some((l) => l.startsWith('issuance_failed broken ')),
+      hookLines().join('\n'),
+    );
+    const state = JSON.parse(readFileSync(path.join(dir, 'failing-state', 'state.json'), 'utf8'));
+    assert.equal(state.certificates.broken.failures, 1);
+    const retryAt = Date.parse(state.certificates.broken.retryAt);
+    assert.ok(retryAt > Date.now() + 50 * 60_000, 'retry_min = 1h');
+
+    // A restart within the backoff does not try again.
+    const second = await runCli(['daemon', '-c', file, '--once']);
+    assert.equal(second.code, 0, show(second));
+    assert.equal(
+      events(second.stdout).filter((e) => e.event === 'certificate.renewing').length,
+      0,
+      second.stdout,
+    );
   });
 
   it('a bad configuration is refused with exit 2, naming each key', async () => {

@@ -52,6 +52,7 @@ export {
   type TsigKey,
 } from './solvers/dns.ts';
 export { Http01Solver, type Http01SolverOptions } from './solvers/http-01.ts';
+export { OnionCsr01Solver, type OnionCsr01SolverOptions } from './solvers/onion-csr-01.ts';
 export {
   ACME_TLS_ALPN,
   createTlsAlpn01Certificate,

@@ -139,7 +139,12 @@ async function authorize(
   await solver.present(authz.identifier, challenge, keyAuthorization);
   let failed = false;
   try {
-    if (challenge.status === 'pending') await client.respondChallenge(challenge.url);
+    if (challenge.status === 'pending') {
+      const payload = solver.challengePayload
+        ? await solver.challengePayload(authz.identifier, challenge, keyAuthorization)
+        : {};
+      await client.respondChallenge(challenge.url, payload);
+    }
     await client.waitForAuthorization(url, wait);
   } catch (error) {
     failed = true;

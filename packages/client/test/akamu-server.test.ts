@@ -17,6 +17,7 @@ import {
   createOnionCsr,
   dnsPersist01Record,
   generateKey,
+  OnionCsr01Solver,
   obtainCertificate,
   onionAddressFromKey,
   Rfc2136Solver,
@@ -210,5 +211,27 @@ describe('challenge types against akamu: tls-alpn-01, dns-01, dns-persist-01, on
     const valid = await client.waitForOrder(url, ['valid']);
     const { pem } = await client.downloadCertificate(valid.certificate!);
     assert.equal(new X509Certificate(pem).subjectAltName, `DNS:${onion}`);
+  });
+
+  test('onion-csr-01 through obtainCertificate with OnionCsr01Solver (the CSR is the challenge payload)', async () => {
+    const serviceKey = generateKeyPairSync('ed25519').privateKey;
+    const onion = onionAddressFromKey(serviceKey);
+    const solver = new OnionCsr01Solver({ keys: [generateKeyPairSync('ed25519').privateKey, serviceKey] });
+    assert.ok(solver.addresses.includes(onion));
+    const client = await ca.account();
+    const { certificatePem } = await obtainCertificate(client, {
+      identifiers: [
+        { type: 'dns', value: onion },
+        { type: 'dns', value: `www.${onion}` },
+      ],
+      solvers: [solver],
+    });
+    assert.equal(new X509Certificate(certificatePem).subjectAltName, `DNS:${onion}, DNS:www.${onion}`);
+    // A name whose key the solver does not hold fails before anything is sent for it.
+    const stranger = onionAddressFromKey(generateKeyPairSync('ed25519').publicKey);
+    await assert.rejects(
+      obtainCertificate(client, { identifiers: [{ type: 'dns', value: stranger }], solvers: [solver] }),
+      /no hidden service key/,
+    );
   });
 });

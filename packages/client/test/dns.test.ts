@@ -19,6 +19,7 @@ import {
   encodeTxt,
   OPCODE,
   parseMessage,
+  parseServer,
   signTsig,
   TYPE,
   verifyTsig,
@@ -55,6 +56,31 @@ test('dns01RecordName and dns01TxtValue (RFC 8555 §8.4)', () => {
   assert.equal(
     dns01TxtValue(keyAuthorization),
     createHash('sha256').update(keyAuthorization).digest('base64url'),
+  );
+});
+
+test('Rfc2136Solver server addresses: host:port, [v6]:port, bare v6, bare host', () => {
+  assert.deepEqual(parseServer('127.0.0.1:5353'), { host: '127.0.0.1', port: 5353 });
+  assert.deepEqual(parseServer('[2001:db8::53]:5353'), { host: '2001:db8::53', port: 5353 });
+  assert.deepEqual(parseServer('2001:db8::53'), { host: '2001:db8::53', port: 53 });
+  assert.deepEqual(parseServer('ns1.example.net'), { host: 'ns1.example.net', port: 53 });
+  for (const bad of ['', ':53', 'ns1:0', 'ns1:65536', 'ns1:x'])
+    assert.throws(() => parseServer(bad), TypeError, bad);
+  assert.throws(
+    () =>
+      new Rfc2136Solver({
+        server: 'ns1:53',
+        tsig: { name: 'k', algorithm: 'hmac-md5' as never, secret: Buffer.from('x') },
+      }),
+    TypeError,
+  );
+  assert.throws(
+    () =>
+      new Rfc2136Solver({
+        server: 'ns1:53',
+        tsig: { name: 'k', algorithm: 'hmac-sha256', secret: Buffer.alloc(0) },
+      }),
+    TypeError,
   );
 });
 
@@ -172,6 +198,26 @@ describe('Rfc2136Solver against a DNS server that requires TSIG', () => {
     const solver = new Rfc2136Solver({ server: `${dns.host}:${dns.port}` });
     assert.deepEqual((await solver.lookupTxt('_acme-challenge.big.example.test')).sort(), long);
     dns.removeTxt('_acme-challenge.big.example.test');
+  });
+
+  test('a record that never becomes visible fails present with the last lookup error', async () => {
+    // The server accepts the update but answers every query for the name with SERVFAIL.
+    dns.failWith('_acme-challenge.hidden.example.test', 'SERVFAIL');
+    const solver = new Rfc2136Solver({
+      server: `${dns.host}:${dns.port}`,
+      tsig: TSIG,
+      zone: 'example.test',
+      propagationTimeoutMs: 300,
+    });
+    await assert.rejects(
+      solver.present({ type: 'dns', value: 'hidden.example.test' }, CHALLENGE, 'tok.hidden'),
+      (error: unknown) => {
+        assert.ok(error instanceof ChallengeSolverError);
+        assert.match(error.message, /not visible at .* after 300 ms \(.*SERVFAIL\)/);
+        return true;
+      },
+    );
+    dns.clear();
   });
 
   test('present fails when the server does not answer, after its timeout', async () => {
@@ -372,6 +418,11 @@ describe('TSIG interoperability with knsupdate (Knot DNS)', {
     const check = verifyTsig(message, TSIG);
     assert.equal(check.valid, true);
     assert.deepEqual(check.mac, mac);
+    // RFC 8945 §5.2.3: a signature outside the fudge window (300 s) is refused.
+    assert.equal(verifyTsig(message, TSIG, undefined, Date.now() + 301_000).valid, false);
+    assert.match(String(verifyTsig(message, TSIG, undefined, Date.now() + 301_000).reason), /fudge/);
+    assert.equal(verifyTsig(message, { ...TSIG, name: 'other-key' }).valid, false);
+    assert.equal(verifyTsig(message, { ...TSIG, algorithm: 'hmac-sha512' }).valid, false);
     const tampered = Buffer.from(message);
     tampered[tampered.indexOf('v', 12, 'latin1')] = 0x77;
     assert.equal(verifyTsig(tampered, TSIG).valid, false);

@@ -1,6 +1,7 @@
 /** TlsAlpn01Solver (RFC 8737, RFC 8738 §6) against real TLS handshakes from node:tls. */
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
+import { createConnection } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect } from 'node:tls';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
@@ -130,6 +131,17 @@ describe('TlsAlpn01Solver', () => {
     assert.equal((await handshake(solver.port, 'twice.example.test', [ACME_TLS_ALPN])).alpn, ACME_TLS_ALPN);
     await solver.cleanup(id, CHALLENGE, 'tok.2');
     await assert.rejects(handshake(solver.port, 'twice.example.test', [ACME_TLS_ALPN]));
+  });
+
+  test('stop closes connections still in their handshake', { timeout: 5_000 }, async () => {
+    const other = new TlsAlpn01Solver({ port: 0, host: '127.0.0.1' });
+    await other.start();
+    const idle = createConnection({ host: '127.0.0.1', port: other.port });
+    await new Promise((resolve) => idle.once('connect', resolve));
+    const closed = new Promise((resolve) => idle.once('close', resolve));
+    await other.stop();
+    await closed;
+    assert.equal(other.listening, false);
   });
 
   test('present before start throws; start fails when the port is taken', async () => {

@@ -10,6 +10,7 @@ import { type Clock, systemClock } from './clock.ts';
 import { type Config, ConfigError, type ConfigInput, parseConfig } from './config.ts';
 import { HmacNonceService } from './nonce/nonce-service.ts';
 import { CaaChecker } from './ra/caa.ts';
+import { buildEabAuthority, checkEabKeyProfiles, type EabAuthority } from './ra/eab-authority.ts';
 import { ProfileCatalog } from './ra/profiles.ts';
 import { RegistrationAuthority } from './ra/registration-authority.ts';
 import { RenewalAuthority } from './ra/renewal-authority.ts';
@@ -21,6 +22,7 @@ import {
   SqlAuthorityTokenLedger,
 } from './sa/authority-token-ledger.ts';
 import { migrateToLatest, openDatabase } from './sa/database.ts';
+import { type EabStorage, SqlEabStorage } from './sa/eab-storage.ts';
 import { type RenewalStorage, SqlRenewalStorage } from './sa/renewal-storage.ts';
 import { SqlStorageAuthority } from './sa/sql-storage-authority.ts';
 import type { StorageAuthority } from './sa/storage-authority.ts';
@@ -36,6 +38,7 @@ import { TlsAlpn01Validator } from './va/tls-alpn-01.ts';
 import { ValidationAuthority } from './va/validation-authority.ts';
 import type { ChallengeValidator } from './va/validator.ts';
 import { registerAcme } from './wfe/acme-plugin.ts';
+import { registerEab } from './wfe/routes/eab.ts';
 import { AcmeUrls } from './wfe/urls.ts';
 import { RequestVerifier } from './wfe/verify-request.ts';
 
@@ -44,6 +47,8 @@ export interface ServerDeps {
   storage?: StorageAuthority;
   /** Storage of ARI, STAR and delegations; built on the same database unless `storage` is replaced. */
   renewalStorage?: RenewalStorage;
+  /** External account binding keys (docs/eab.md); built on the same database unless `storage` is replaced. */
+  eabStorage?: EabStorage;
   clock?: Clock;
   /** Extra or replacement challenge validators, by type; they take precedence over the built-in ones. */
   validators?: ChallengeValidator[];
@@ -61,6 +66,8 @@ export interface AkamuServer {
   readonly renewals: RenewalAuthority | undefined;
   /** The STAR renewal loop (runOnce() issues what is due now). */
   readonly starLoop: StarLoop | undefined;
+  /** External account binding keys (createEabKey, list, delete; docs/eab.md); undefined without EAB storage. */
+  readonly eab: EabAuthority | undefined;
   readonly storage: StorageAuthority;
   readonly ca: CaMaterial;
   /** PEM of the root CA clients should trust (the top of the chain when the operator supplied one). */
@@ -82,12 +89,14 @@ export async function createServer(
 ): Promise<AkamuServer> {
   const config = parseConfig(input);
   const profiles = new ProfileCatalog(config);
+  checkEabKeyProfiles(config.eab.keys, (id) => profiles.get(id) !== undefined);
   const clock = deps.clock ?? systemClock;
   const dataDir = path.resolve(config.data_dir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
   let storage = deps.storage;
   let renewalStorage = deps.renewalStorage;
+  let eabStorage = deps.eabStorage;
   let tokenLedger: AuthorityTokenLedger = new MemoryAuthorityTokenLedger();
   if (!storage) {
     const url = config.database.url || `sqlite:${path.join(dataDir, 'akamu.db')}`;
@@ -102,10 +111,15 @@ export async function createServer(
     });
     tokenLedger = new SqlAuthorityTokenLedger(opened.db);
     renewalStorage ??= new SqlRenewalStorage(opened.db);
-    storage = new SqlStorageAuthority(opened.db, {
+    const sqlStorage = new SqlStorageAuthority(opened.db, {
       dialect: opened.dialect,
       accountCacheMs: config.database.account_cache,
       now: () => clock.now(),
+    });
+    storage = sqlStorage;
+    eabStorage ??= new SqlEabStorage(opened.db, {
+      dialect: opened.dialect,
+      getAccountByThumbprint: (thumbprint) => sqlStorage.getAccountByThumbprint(thumbprint),
     });
   }
   const sa = storage;
@@ -221,12 +235,14 @@ export async function createServer(
   const starLoop =
     renewals &&
     new StarLoop(renewals, config.star.check_interval, (err) => app.log.error({ err }, 'STAR loop failed'));
+  const eab = await buildEabAuthority(config, eabStorage, clock, profiles, () => urls.newAccount);
   const ra: RegistrationAuthority = new RegistrationAuthority({
     sa,
     va,
     issuer,
     clock,
     renewals,
+    eab,
     accountUrl: (id) => urls.account(id),
     onBackgroundError: (err, what) => app.log.error({ err }, `${what} failed`),
     onRevoked: (serial) => revocation.revoked(serial),
@@ -288,6 +304,12 @@ export async function createServer(
   });
   app.get('/ca/root.pem', async (_req, reply) => reply.type('application/x-pem-file').send(rootCertPem));
   revocation.register(app);
+  if (eab?.derivesKeys) {
+    registerEab(app, eab, {
+      principalHeader: config.eab.principal_header,
+      trustedProxies: config.eab.trusted_proxies,
+    });
+  }
 
   // Background work shared by every node on the database (docs/clustering.md): the housekeeping sweep runs
   // on one node at a time (a lease); abandoned validations are claimed one by one (exactly once each).
@@ -313,6 +335,7 @@ export async function createServer(
     ra,
     renewals,
     starLoop,
+    eab,
     storage: sa,
     ca,
     rootCertPem,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { KEY_TYPES } from './ca/key-type.ts';
+import { eabConfigSchema } from './eab-config.ts';
 import { issuancePolicySchemas } from './issuance-policy-config.ts';
 
 /**
@@ -235,6 +236,8 @@ export const configSchema = z.strictObject({
       tries: z.number().int().min(1).max(10).default(2),
     })
     .prefault({}),
+  /** External account binding keys (RFC 8555 §7.3.4), docs/eab.md; eab-config.ts. */
+  eab: eabConfigSchema,
   /** dns-persist-01 (draft-ietf-acme-dns-persist): off until issuer_domain_names is set. */
   dns_persist: z
     .strictObject({

@@ -11,8 +11,10 @@ export {
   parseConfig,
 } from './config.ts';
 export { AcmeError } from './errors.ts';
+export type { EabAuthority, NewEabKey } from './ra/eab-authority.ts';
 export type { RenewalAuthority } from './ra/renewal-authority.ts';
 export { migrateToLatest, openDatabase } from './sa/database.ts';
+export { type EabKey, type EabStorage, SqlEabStorage } from './sa/eab-storage.ts';
 export { type RenewalStorage, SqlRenewalStorage } from './sa/renewal-storage.ts';
 export { SqlStorageAuthority } from './sa/sql-storage-authority.ts';
 export type { StorageAuthority } from './sa/storage-authority.ts';

@@ -250,7 +250,10 @@ export class Daemon {
     const wanted: Identifier[] = cert.identifier.map((id) => ({ type: id.type, value: id.value }));
     if (!sameIdentifiers(identifiersOfCertificate(current), wanted))
       return { due: true, at: now, reason: 'identifiers_changed', current };
-    if (current.publicKey.asymmetricKeyType !== keyFamily(cert.key_type))
+    if (
+      current.publicKey.asymmetricKeyType !== keyFamily(cert.key_type) ||
+      !sameSize(current.publicKey, cert.key_type)
+    )
       return { due: true, at: now, reason: 'key_type_changed', current };
     const client = await this.#client(cert.account);
     const ari = await renewalWindow(client, current, (error) =>

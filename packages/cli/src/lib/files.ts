@@ -7,10 +7,16 @@ import { configError } from './exit-codes.ts';
 /**
  * Writes `data` to `path` through a temporary file in the same directory, created exclusively with
  * `mode` (and given exactly that mode before any byte is written, whatever the umask), then renamed over
- * `path`: readers never see a partial file and a key never exists with a wider mode.
+ * `path`: readers never see a partial file and a key never exists with a wider mode. Missing parent
+ * directories are created with `dirMode` (0700 unless the caller says otherwise).
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode: number,
+  dirMode = 0o700,
+): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: dirMode });
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(tmp, 'wx', mode);
   try {

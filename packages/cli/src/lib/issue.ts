@@ -142,7 +142,10 @@ async function authorize(
   let failure: unknown;
   try {
     await opts.beforeChallenge?.(event);
-    if (challenge.status === 'pending') await client.respondChallenge(challenge.url);
+    if (challenge.status === 'pending') {
+      const payload = (await solver.challengePayload?.(authz.identifier, challenge, keyAuthorization)) ?? {};
+      await client.respondChallenge(challenge.url, payload);
+    }
     progress(`${name}: waiting for validation`);
     await client.waitForAuthorization(url, wait);
     valid = true;

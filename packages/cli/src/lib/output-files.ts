@@ -33,8 +33,9 @@ export async function writeCertificateFiles(
 ): Promise<void> {
   const [leaf = '', ...rest] = splitPemChain(chainPem);
   const certMode = modes.certMode ?? 0o644;
-  await writeFileAtomic(paths.key, exportPrivateKeyPem(key), modes.keyMode ?? 0o600);
-  await writeFileAtomic(paths.chain, rest.join(''), certMode);
-  await writeFileAtomic(paths.fullchain, leaf + rest.join(''), certMode);
-  await writeFileAtomic(paths.cert, leaf, certMode);
+  // Missing output directories are created 0755: the certificates are public, the key file is 0600.
+  await writeFileAtomic(paths.key, exportPrivateKeyPem(key), modes.keyMode ?? 0o600, 0o755);
+  await writeFileAtomic(paths.chain, rest.join(''), certMode, 0o755);
+  await writeFileAtomic(paths.fullchain, leaf + rest.join(''), certMode, 0o755);
+  await writeFileAtomic(paths.cert, leaf, certMode, 0o755);
 }

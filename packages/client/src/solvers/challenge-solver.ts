@@ -9,4 +9,13 @@ export interface ChallengeSolver {
   readonly type: string;
   present(identifier: Identifier, challenge: ChallengeJson, keyAuthorization: string): Promise<void>;
   cleanup(identifier: Identifier, challenge: ChallengeJson, keyAuthorization: string): Promise<void>;
+  /**
+   * The payload of the challenge response (RFC 8555 §7.5.1); `{}` when absent. Challenge types that
+   * carry data in the response implement it, e.g. onion-csr-01 `{ csr }` (RFC 9799 §3.2).
+   */
+  challengePayload?(
+    identifier: Identifier,
+    challenge: ChallengeJson,
+    keyAuthorization: string,
+  ): Promise<object>;
 }

@@ -297,7 +297,7 @@ export class Rfc2136Solver implements ChallengeSolver {
     this.#options = opts;
   }
 
-  async present(identifier: Identifier, _challenge: ChallengeJson, keyAuthorization: string): Promise<void> {
+  async present(identifier: Identifier, challenge: ChallengeJson, keyAuthorization: string): Promise<void> {
     const { name, value } = dnsRecord(identifier, keyAuthorization);
     const key = `${normalizeName(name)}|${value}`;
     const refs = this.#refs.get(key) ?? 0;
@@ -306,7 +306,13 @@ export class Rfc2136Solver implements ChallengeSolver {
       await this.#update(zone, name, value, 'add', identifier);
     }
     this.#refs.set(key, refs + 1);
-    await this.#waitVisible(name, value, identifier);
+    try {
+      await this.#waitVisible(name, value, identifier);
+    } catch (error) {
+      // present() failed, so nobody will call cleanup(): take the record back out.
+      await this.cleanup(identifier, challenge, keyAuthorization).catch(() => {});
+      throw error;
+    }
   }
 
   async cleanup(identifier: Identifier, _challenge: ChallengeJson, keyAuthorization: string): Promise<void> {

@@ -6,7 +6,17 @@
  * allocations per entry, one copy into the final buffer and one signature.
  */
 import { type KeyObject, sign } from 'node:crypto';
-import { bitString, constructed, explicit, implicit, integer, sequence, TAG, time, tlv } from '@akamu/protocol';
+import {
+  bitString,
+  constructed,
+  explicit,
+  implicit,
+  integer,
+  sequence,
+  TAG,
+  time,
+  tlv,
+} from '@akamu/protocol';
 import { extension } from './certificate-issuer.ts';
 import { type SignatureAlgorithm, signatureAlgorithmFor } from './key-type.ts';
 
@@ -55,13 +65,102 @@ const REASON_EXTENSIONS: (Buffer | undefined)[] = Array.from({ length: 11 }, (_,
 
 /** One revokedCertificates element: SEQUENCE { userCertificate, revocationDate, crlEntryExtensions? }. */
 export function encodeCrlEntry(entry: CrlEntry): Buffer {
-  if (!/^[0-9a-f]{1,40}$/.test(entry.serial)) throw new TypeError(`bad serial ${JSON.stringify(entry.serial)}`);
-  if (!isCrlReason(entry.reason)) throw new RangeError(`bad CRL reason ${entry.reason}`);
-  const hex = entry.serial.length % 2 === 0 ? entry.serial : `0${entry.serial}`;
-  const serial = integer(Buffer.from(hex, 'hex'));
-  const date = time(new Date(entry.revokedAt));
-  const exts = REASON_EXTENSIONS[entry.reason];
-  return exts ? sequence(serial, date, exts) : sequence(serial, date);
+  return encodeCrlEntries([entry])[0]!;
+}
+
+/** Largest entry: SEQUENCE header, INTEGER of 21 octets, GeneralizedTime, the longest reason extension. */
+const MAX_ENTRY = 2 + 23 + 17 + Math.max(...REASON_EXTENSIONS.map((e) => e?.length ?? 0));
+
+/**
+ * Encodes many revokedCertificates elements into one buffer and returns a view of each (a CRL of 100,000
+ * entries would otherwise cost several allocations per entry). Each element is
+ * SEQUENCE { INTEGER serial, Time revocationDate (RFC 5280 §5.1.2.6), crlEntryExtensions (reasonCode) }.
+ */
+export function encodeCrlEntries(entries: readonly CrlEntry[]): Buffer[] {
+  const slab = Buffer.allocUnsafe(entries.length * MAX_ENTRY);
+  const out = new Array<Buffer>(entries.length);
+  let pos = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    const serial = e.serial;
+    if (typeof serial !== 'string' || serial.length === 0 || serial.length > 40) {
+      throw new TypeError(`bad serial ${JSON.stringify(serial)}`);
+    }
+    if (!isCrlReason(e.reason)) throw new RangeError(`bad CRL reason ${e.reason}`);
+    let hex = serial.length % 2 === 0 ? serial : `0${serial}`;
+    while (hex.length > 2 && hex.charCodeAt(0) === 0x30 && hex.charCodeAt(1) === 0x30) hex = hex.slice(2);
+    const first = hex.charCodeAt(0);
+    const pad = first >= 0x38 /* '8' */ ? 1 : 0; // keep it positive
+    const serialLength = hex.length / 2 + pad;
+    const ext = REASON_EXTENSIONS[e.reason];
+    const start = pos;
+    slab[pos++] = TAG.SEQUENCE;
+    pos++; // length, written last (always < 128: short form)
+    slab[pos++] = TAG.INTEGER;
+    slab[pos++] = serialLength;
+    if (pad) slab[pos++] = 0;
+    // Buffer#write stops at the first character that is not hex: a short write is a bad serial.
+    if (slab.write(hex, pos, 'hex') !== hex.length / 2) {
+      throw new TypeError(`bad serial ${JSON.stringify(serial)}`);
+    }
+    pos += hex.length / 2;
+    slab[pos] = TAG.UTC_TIME;
+    slab[pos + 1] = 13;
+    const after = writeUtcTime(slab, pos + 2, e.revokedAt);
+    if (after > 0) pos = after;
+    else {
+      const t = time(new Date(e.revokedAt)); // GeneralizedTime outside 1950–2049
+      t.copy(slab, pos);
+      pos += t.length;
+    }
+    if (ext) {
+      ext.copy(slab, pos);
+      pos += ext.length;
+    }
+    slab[start + 1] = pos - start - 2;
+    out[i] = slab.subarray(start, pos);
+  }
+  return out;
+}
+
+/**
+ * Writes UTCTime content YYMMDDHHMMSSZ (RFC 5280 §5.1.2.6) for an epoch-ms time in 1950–2049 and returns
+ * the new position, or -1 for a time outside that range. Civil date from days since the epoch by
+ * H. Hinnant's algorithm: no Date object and no string per entry.
+ */
+function writeUtcTime(buf: Buffer, pos: number, ms: number): number {
+  const secs = Math.floor(ms / 1000);
+  const days = Math.floor(secs / 86_400);
+  let rem = secs - days * 86_400;
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  if (!(year >= 1950 && year <= 2049)) return -1;
+  const hour = Math.floor(rem / 3600);
+  rem -= hour * 3600;
+  const minute = Math.floor(rem / 60);
+  pos = twoDigits(buf, pos, year % 100);
+  pos = twoDigits(buf, pos, month);
+  pos = twoDigits(buf, pos, day);
+  pos = twoDigits(buf, pos, hour);
+  pos = twoDigits(buf, pos, minute);
+  pos = twoDigits(buf, pos, rem - minute * 60);
+  buf[pos] = 0x5a; // 'Z'
+  return pos + 1;
+}
+
+function twoDigits(buf: Buffer, pos: number, n: number): number {
+  buf[pos] = 0x30 + Math.floor(n / 10);
+  buf[pos + 1] = 0x30 + (n % 10);
+  return pos + 2;
 }
 
 /**
@@ -70,7 +169,8 @@ export function encodeCrlEntry(entry: CrlEntry): Buffer {
  * distribution point. Critical, as the RFC requires.
  */
 export function issuingDistributionPointExtension(url: string): Buffer {
-  if (!/^[\x21-\x7e]+$/.test(url)) throw new TypeError(`CRL URL must be printable ASCII: ${JSON.stringify(url)}`);
+  if (!/^[\x21-\x7e]+$/.test(url))
+    throw new TypeError(`CRL URL must be printable ASCII: ${JSON.stringify(url)}`);
   const uri = implicit(6, Buffer.from(url, 'latin1'));
   // distributionPoint [0] DistributionPointName { fullName [0] IMPLICIT GeneralNames }, onlyContainsUserCerts [1] TRUE
   const value = sequence(explicit(0, implicit(0, uri, true)), implicit(1, Uint8Array.of(0xff)));
@@ -95,7 +195,7 @@ export class CrlSigner {
 
   /** The DER CertificateList (RFC 5280 §5.1). */
   build(content: CrlContent): Buffer {
-    return this.buildEncoded(content, content.entries.map(encodeCrlEntry));
+    return this.buildEncoded(content, encodeCrlEntries(content.entries));
   }
 
   /**

@@ -92,7 +92,12 @@ export function parseOcspRequest(der: Buffer): OcspRequest {
     let fields = readChildren(der, tbs);
     if (fields[0]?.tag === 0xa0) {
       const [version] = readChildren(der, fields[0]);
-      if (!version || version.tag !== TAG.INTEGER || version.length !== 1 || der[version.contentStart] !== 0) {
+      if (
+        !version ||
+        version.tag !== TAG.INTEGER ||
+        version.length !== 1 ||
+        der[version.contentStart] !== 0
+      ) {
         throw new OcspRequestError('unsupported OCSPRequest version');
       }
       fields = fields.slice(1);
@@ -126,7 +131,8 @@ function parseRequest(der: Buffer, request: Tlv): OcspCertId {
   if (!certId) throw new OcspRequestError('empty Request');
   expectTag(certId, TAG.SEQUENCE, 'CertID');
   const [alg, nameHash, keyHash, serial, extra] = readChildren(der, certId);
-  if (!alg || !nameHash || !keyHash || !serial || extra) throw new OcspRequestError('CertID needs four fields');
+  if (!alg || !nameHash || !keyHash || !serial || extra)
+    throw new OcspRequestError('CertID needs four fields');
   expectTag(alg, TAG.SEQUENCE, 'hashAlgorithm');
   const algOid = readTlv(der, alg.contentStart, alg.end);
   expectTag(algOid, TAG.OID, 'hashAlgorithm OID');
@@ -165,7 +171,8 @@ function findNonce(der: Buffer, wrapper: Tlv): Buffer | undefined {
     expectTag(value, TAG.OCTET_STRING, 'extnValue');
     // RFC 8954 §2.1: Nonce ::= OCTET STRING (SIZE(1..32)) inside extnValue.
     const inner = value.length >= 2 ? readTlv(der, value.contentStart, value.end) : undefined;
-    const nonceLength = inner && inner.tag === TAG.OCTET_STRING && inner.end === value.end ? inner.length : value.length;
+    const nonceLength =
+      inner && inner.tag === TAG.OCTET_STRING && inner.end === value.end ? inner.length : value.length;
     if (nonceLength < 1 || nonceLength > MAX_NONCE_LENGTH) {
       throw new OcspRequestError(`nonce must be 1 to ${MAX_NONCE_LENGTH} octets`);
     }
@@ -202,7 +209,12 @@ export function singleResponse(certIdRaw: Buffer, s: CertStatus, thisUpdate: Dat
       ]),
     );
   }
-  return sequence(certIdRaw, certStatus, generalizedTime(thisUpdate), explicit(0, generalizedTime(nextUpdate)));
+  return sequence(
+    certIdRaw,
+    certStatus,
+    generalizedTime(thisUpdate),
+    explicit(0, generalizedTime(nextUpdate)),
+  );
 }
 
 /** What signs responses: the key, its certificate (sent in `certs` when delegated) and the byKey hash. */
@@ -241,7 +253,12 @@ export function buildOcspResponse(
   const tbs = sequence(...parts);
   const signature = sign(signer.algorithm.hash, tbs, signer.key);
   const basic = signer.certDer
-    ? sequence(tbs, signer.algorithm.algorithmIdentifier, bitString(signature), explicit(0, sequence(signer.certDer)))
+    ? sequence(
+        tbs,
+        signer.algorithm.algorithmIdentifier,
+        bitString(signature),
+        explicit(0, sequence(signer.certDer)),
+      )
     : sequence(tbs, signer.algorithm.algorithmIdentifier, bitString(signature));
   const responseBytes = sequence(oid(OID_OCSP_BASIC), octetString(basic));
   return sequence(tlv(0x0a, Uint8Array.of(OcspResponseStatus.successful)), explicit(0, responseBytes));

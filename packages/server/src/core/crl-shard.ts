@@ -5,7 +5,8 @@
  * evenly over the shards.
  */
 export function crlShardOf(serialHex: string, shards: number): number {
-  if (!(Number.isInteger(shards) && shards >= 1)) throw new RangeError(`shards must be a positive integer, got ${shards}`);
+  if (!(Number.isInteger(shards) && shards >= 1))
+    throw new RangeError(`shards must be a positive integer, got ${shards}`);
   if (!/^[0-9a-f]+$/.test(serialHex)) throw new TypeError(`bad serial ${JSON.stringify(serialHex)}`);
   return Number.parseInt(serialHex.slice(-8), 16) % shards;
 }

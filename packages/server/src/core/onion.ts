@@ -77,7 +77,7 @@ export function onionServiceKey(name: string): { publicKey: Buffer } | { error: 
   if (address.length === 16) return { error: 'version 2 onion addresses are not supported (RFC 9799 §2)' };
   if (address.length !== 56) return { error: 'an onion address must have 56 base32 characters (version 3)' };
   const bytes = base32Decode(address);
-  if (!bytes || bytes.length !== 35) return { error: 'the onion address is not base32' };
+  if (bytes?.length !== 35) return { error: 'the onion address is not base32' };
   const publicKey = bytes.subarray(0, 32);
   const version = bytes[34]!;
   if (version !== 3) return { error: `onion address version ${version} is not supported` };

@@ -17,6 +17,11 @@ export interface Account {
   contact: string[];
   termsOfServiceAgreed: boolean;
   createdAt: number;
+  /**
+   * RFC 8555 §7.3.4: the kid of the external account binding key that bound the account; absent when
+   * none did. Never rendered to clients; profiles restricted to EAB keys check it.
+   */
+  eabKid?: string;
 }
 
 /** The statuses an order row stores; `ready` and the derived `invalid` come from its authorizations (§7.1.6). */

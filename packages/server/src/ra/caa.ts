@@ -102,6 +102,15 @@ export interface CaaCheckItem {
   method: string | undefined;
 }
 
+/**
+ * Names that are never in the public DNS, so have no CAA RRset: "localhost" and names under it (RFC 6761
+ * §6.3, resolved to loopback without a query) and ".onion" names (RFC 7686 §2: resolvers answer NXDOMAIN).
+ */
+export function outsideDns(name: string): boolean {
+  const n = name.replace(/^\*\./, '');
+  return n === 'localhost' || n.endsWith('.localhost') || n === 'onion' || n.endsWith('.onion');
+}
+
 export class CaaChecker {
   readonly #identities: string[];
   readonly #lookup: CaaLookup;
@@ -128,7 +137,7 @@ export class CaaChecker {
     const errors: AcmeError[] = [];
     await Promise.all(
       items
-        .filter((i) => i.identifier.type === 'dns')
+        .filter((i) => i.identifier.type === 'dns' && !outsideDns(i.identifier.value))
         .map(async ({ identifier, method }) => {
           const wildcard = identifier.value.startsWith('*.');
           let found: { at: string; rrset: CaaRecord[] };

@@ -21,6 +21,7 @@ import type { StorageAuthority } from '../sa/storage-authority.ts';
 import type { ValidationAuthority } from '../va/validation-authority.ts';
 import { outcomeProblem } from '../va/validator.ts';
 import { type CaaChecker, validationMethodFor } from './caa.ts';
+import type { EabAuthority } from './eab-authority.ts';
 import { planOrderAuthorizations } from './order-authorizations.ts';
 import type { IssuanceProfile, ProfileCatalog } from './profiles.ts';
 import type { RenewalAuthority } from './renewal-authority.ts';
@@ -55,6 +56,8 @@ export interface RaDeps {
   profiles: ProfileCatalog;
   /** RFC 9773 replaces, RFC 8739 auto-renewal and RFC 9115 delegation in new-order and finalize. */
   renewals?: RenewalAuthority;
+  /** External account binding (RFC 8555 §7.3.4); absent when the storage has no EAB keys. */
+  eab?: EabAuthority;
   /** CAA checking at finalize (RFC 8659, RFC 8657); absent when acme.caa_identities is empty. */
   caa?: CaaChecker;
 }
@@ -90,12 +93,19 @@ export class RegistrationAuthority {
     if (this.#d.policy.termsOfService && p.termsOfServiceAgreed !== true) {
       throw new AcmeError('malformed', 'you must agree to the terms of service (termsOfServiceAgreed: true)');
     }
-    if (this.#d.policy.externalAccountRequired) {
-      if (p.externalAccountBinding === undefined) {
-        throw new AcmeError('externalAccountRequired', 'this CA requires an external account binding');
-      }
-      throw new AcmeError('unauthorized', 'the external account binding names an unknown key');
+    // RFC 8555 §7.3.4 (ra/eab-authority.ts): a binding is verified whenever one is sent and an EAB key
+    // store exists; the account and the key's consumption are then one transaction.
+    const eab = this.#d.eab;
+    if (this.#d.policy.externalAccountRequired && p.externalAccountBinding === undefined) {
+      throw new AcmeError('externalAccountRequired', 'this CA requires an external account binding');
     }
+    if (this.#d.policy.externalAccountRequired && !eab) {
+      throw unauthorized('this CA has no external account keys');
+    }
+    const eabKid =
+      p.externalAccountBinding !== undefined && eab
+        ? await eab.verifyBinding(p.externalAccountBinding, key.thumbprint)
+        : undefined;
     const account: Account = {
       id: newId(),
       thumbprint: key.thumbprint,
@@ -105,6 +115,7 @@ export class RegistrationAuthority {
       termsOfServiceAgreed: p.termsOfServiceAgreed === true,
       createdAt: this.#d.clock.now(),
     };
+    if (eab && eabKid !== undefined) return eab.createBoundAccount({ ...account, eabKid });
     return this.#d.sa.createAccount(account);
   }
 

@@ -142,7 +142,9 @@ export class OcspResponder {
       const thisUpdate = new Date(now);
       const nextUpdate = new Date(now + this.#o.lifetimeMs);
       const singles = await Promise.all(
-        request.certIds.map(async (id) => singleResponse(id.raw, await this.#status(id), thisUpdate, nextUpdate)),
+        request.certIds.map(async (id) =>
+          singleResponse(id.raw, await this.#status(id), thisUpdate, nextUpdate),
+        ),
       );
       return { body: buildOcspResponse(this.#signer, thisUpdate, singles, request.nonceExtension) };
     } catch (err) {
@@ -222,7 +224,11 @@ export class OcspResponder {
     const cert = await this.#o.sa.getCertificateBySerial(certId.serial);
     if (!cert) return { status: 'unknown' };
     if (cert.status === 'revoked') {
-      return { status: 'revoked', revokedAt: cert.revokedAt ?? cert.createdAt, reason: cert.revocationReason ?? 0 };
+      return {
+        status: 'revoked',
+        revokedAt: cert.revokedAt ?? cert.createdAt,
+        reason: cert.revocationReason ?? 0,
+      };
     }
     return { status: 'good' };
   }

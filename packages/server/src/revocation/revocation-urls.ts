@@ -44,7 +44,8 @@ export class RevocationUrls {
   forCertificate(serialHex: string): { crlUrl?: string; ocspUrl?: string } {
     const out: { crlUrl?: string; ocspUrl?: string } = {};
     const crl = this.#crlBase();
-    if (crl) out.crlUrl = this.#s.crl.shards > 1 ? `${crl}/${crlShardOf(serialHex, this.#s.crl.shards)}` : crl;
+    if (crl)
+      out.crlUrl = this.#s.crl.shards > 1 ? `${crl}/${crlShardOf(serialHex, this.#s.crl.shards)}` : crl;
     const ocsp = this.#s.ocsp.url || (this.#s.ocsp.include_in_certificates ? `${this.#base()}/ca/ocsp` : '');
     if (ocsp) out.ocspUrl = ocsp;
     return out;

@@ -23,6 +23,7 @@ export function accountRowToAccount(r: AccountsTable): Account {
     contact: JSON.parse(r.contact),
     termsOfServiceAgreed: num(r.tos_agreed) === 1,
     createdAt: num(r.created_at),
+    ...(r.eab_kid ? { eabKid: r.eab_kid } : {}),
   };
 }
 export function accountToRow(a: Account): AccountsTable {
@@ -34,6 +35,7 @@ export function accountToRow(a: Account): AccountsTable {
     contact: JSON.stringify(a.contact),
     tos_agreed: a.termsOfServiceAgreed ? 1 : 0,
     created_at: a.createdAt,
+    eab_kid: a.eabKid ?? null,
   };
 }
 

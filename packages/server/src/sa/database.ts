@@ -7,6 +7,7 @@ import * as addAuthorizationsSubdomainAuthAllowed from './migrations/2026_11_24_
 import * as createCrlNumbers from './migrations/2026_11_25_010000_create_crl_numbers.ts';
 import * as createRenewalTables from './migrations/2026_11_25_020000_create_renewal_tables.ts';
 import * as createLeases from './migrations/2026_11_26_010000_create_leases.ts';
+import * as createEabKeys from './migrations/2026_11_27_010000_create_eab_keys.ts';
 import { type ConnectOptions, connect } from './connect.ts';
 import type { SqlDialectName } from './dialect.ts';
 import type { Database } from './tables.ts';
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_25_010000_create_crl_numbers': createCrlNumbers,
   '2026_11_25_020000_create_renewal_tables': createRenewalTables,
   '2026_11_26_010000_create_leases': createLeases,
+  '2026_11_27_010000_create_eab_keys': createEabKeys,
 };
 
 export interface OpenedDatabase {

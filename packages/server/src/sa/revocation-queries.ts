@@ -1,6 +1,6 @@
 /** The queries behind CRLs (RFC 5280 §5): revoked certificates and CRL numbers. Portable SQL only. */
 import type { Kysely } from 'kysely';
-import { isUniqueViolation } from './dialect.ts';
+import { ignoringDuplicates, type SqlDialectName } from './dialect.ts';
 import type { RevokedCertificate } from './storage-authority.ts';
 import type { Database } from './tables.ts';
 
@@ -19,39 +19,42 @@ export async function listRevokedCertificates(
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     // PostgreSQL and MariaDB drivers return bigint columns as strings.
-    out[i] = { serial: r.serial, revokedAt: Number(r.revoked_at ?? 0), reason: Number(r.revocation_reason ?? 0) };
+    out[i] = {
+      serial: r.serial,
+      revokedAt: Number(r.revoked_at ?? 0),
+      reason: Number(r.revocation_reason ?? 0),
+    };
   }
   return out;
 }
 
 /**
  * Increments the scope's CRL number in one transaction and returns it; the first CRL of a scope is 1.
- * Two processes sharing the database never get the same number: the UPDATE locks the row, and the
- * first INSERT of a scope is retried as an UPDATE when another process inserted it first.
+ * The scope's row is created first (ignoring a row another process created), so the transaction only
+ * updates an existing row: the UPDATE's row lock serializes processes sharing the database, and no
+ * database takes gap locks that could deadlock two first-time writers (InnoDB would).
  */
-export async function nextCrlNumber(db: Kysely<Database>, scope: string, now: number): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await db.transaction().execute(async (trx) => {
-        const updated = await trx
-          .updateTable('crl_numbers')
-          .set((eb) => ({ crl_number: eb('crl_number', '+', 1), updated_at: now }))
-          .where('scope', '=', scope)
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) === 0) {
-          await trx.insertInto('crl_numbers').values({ scope, crl_number: 1, updated_at: now }).execute();
-          return 1;
-        }
-        const row = await trx
-          .selectFrom('crl_numbers')
-          .select('crl_number')
-          .where('scope', '=', scope)
-          .executeTakeFirstOrThrow();
-        return Number(row.crl_number);
-      });
-    } catch (err) {
-      if (attempt === 0 && isUniqueViolation(err)) continue;
-      throw err;
-    }
-  }
+export async function nextCrlNumber(
+  db: Kysely<Database>,
+  dialect: SqlDialectName,
+  scope: string,
+  now: number,
+): Promise<number> {
+  await ignoringDuplicates(
+    db.insertInto('crl_numbers').values({ scope, crl_number: 0, updated_at: now }),
+    dialect,
+  ).execute();
+  return db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('crl_numbers')
+      .set((eb) => ({ crl_number: eb('crl_number', '+', 1), updated_at: now }))
+      .where('scope', '=', scope)
+      .execute();
+    const row = await trx
+      .selectFrom('crl_numbers')
+      .select('crl_number')
+      .where('scope', '=', scope)
+      .executeTakeFirstOrThrow();
+    return Number(row.crl_number);
+  });
 }

@@ -19,7 +19,16 @@ import { listRevokedCertificates, nextCrlNumber } from './revocation-queries.ts'
 import type { RevokedCertificate, StorageAuthority } from './storage-authority.ts';
 import type { AccountsTable, AuthorizationsTable, ChallengesTable, Database } from './tables.ts';
 
-const ACCOUNT_COLUMNS = ['id', 'thumbprint', 'jwk', 'status', 'contact', 'tos_agreed', 'created_at'] as const;
+const ACCOUNT_COLUMNS = [
+  'id',
+  'thumbprint',
+  'jwk',
+  'status',
+  'contact',
+  'tos_agreed',
+  'created_at',
+  'eab_kid',
+] as const;
 const ORDER_COLUMNS = [
   'id',
   'account_id',
@@ -610,7 +619,7 @@ export class SqlStorageAuthority implements StorageAuthority {
   }
 
   nextCrlNumber(scope: string, now: number): Promise<number> {
-    return nextCrlNumber(this.#db, scope, now);
+    return nextCrlNumber(this.#db, this.#dialect, scope, now);
   }
 
   async ping(): Promise<void> {

@@ -16,6 +16,8 @@ export interface AccountsTable {
   contact: string;
   tos_agreed: number;
   created_at: number;
+  /** The external account binding key that bound the account (2026_11_27_010000_create_eab_keys). */
+  eab_kid: string | null;
 }
 export interface OrdersTable {
   id: string;
@@ -89,7 +91,22 @@ export interface LeasesTable {
   expires_at: number;
 }
 
+/** External account binding keys (RFC 8555 §7.3.4); sa/eab-storage.ts. */
+export interface EabKeysTable {
+  kid: string;
+  hmac_key: string;
+  source: string;
+  principal: string | null;
+  note: string | null;
+  profiles: string | null;
+  expires_at: number | null;
+  created_at: number;
+  used_by: string | null;
+  used_at: number | null;
+}
+
 export interface Database {
+  eab_keys: EabKeysTable;
   leases: LeasesTable;
   account_key_history: AccountKeyHistoryTable;
   settings: SettingsTable;

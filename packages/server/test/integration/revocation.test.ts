@@ -8,8 +8,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type AcmeClient, obtainCertificate } from '@akamu/client';
 import { derToPem, explicit, integer, NULL, octetString, oid, sequence } from '@akamu/protocol';
-import type { ConfigInput } from '../../src/index.ts';
 import { runTool } from '../../../../test/helpers/run-tool.ts';
+import type { ConfigInput } from '../../src/index.ts';
 import { startTestCa, type TestCa } from '../helpers.ts';
 
 /**
@@ -18,7 +18,8 @@ import { startTestCa, type TestCa } from '../helpers.ts';
  */
 const opensslMissing = spawnSync('openssl', ['version']).error !== undefined;
 if (opensslMissing && process.env.CI === 'true') throw new Error('openssl is required under CI=true');
-if (opensslMissing) console.warn('SKIPPING revocation tests: openssl is not installed (apt-get install openssl)');
+if (opensslMissing)
+  console.warn('SKIPPING revocation tests: openssl is not installed (apt-get install openssl)');
 const skip = opensslMissing ? 'openssl is not installed' : false;
 
 interface Issued {
@@ -68,7 +69,9 @@ async function fixture(config: ConfigInput): Promise<Fixture> {
       const req = https.request(`${base}${urlPath}`, { method, ca: ca.caBundle, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
       });
       req.on('error', reject);
       req.end(body);
@@ -86,8 +89,13 @@ async function fixture(config: ConfigInput): Promise<Fixture> {
     root,
     intermediate,
     async issue(name) {
-      const got = await obtainCertificate(client, { identifiers: [{ type: 'dns', value: name }], solvers: [ca.solver] });
-      const pem = got.certificatePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/)![0];
+      const got = await obtainCertificate(client, {
+        identifiers: [{ type: 'dns', value: name }],
+        solvers: [ca.solver],
+      });
+      const pem = got.certificatePem.match(
+        /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/,
+      )![0];
       const x = new X509Certificate(pem);
       const file = path.join(dir, `leaf-${counter++}.pem`);
       writeFileSync(file, pem);
@@ -98,7 +106,18 @@ async function fixture(config: ConfigInput): Promise<Fixture> {
       request('POST', urlPath, body, { 'content-type': contentType }),
     openssl: run,
     ocsp: (certPath, extra = []) =>
-      run(['ocsp', '-issuer', intermediate, '-cert', certPath, '-url', `${base}/ca/ocsp`, '-CAfile', root, ...extra]),
+      run([
+        'ocsp',
+        '-issuer',
+        intermediate,
+        '-cert',
+        certPath,
+        '-url',
+        `${base}/ca/ocsp`,
+        '-CAfile',
+        root,
+        ...extra,
+      ]),
     async crl(urlPath, name) {
       const r = await request('GET', urlPath);
       assert.equal(r.status, 200, r.body.toString());
@@ -136,7 +155,14 @@ describe('CRL and OCSP with the delegated responder', { skip }, () => {
 
   it('writes the CRL distribution point and the OCSP URL into issued certificates', async () => {
     const leaf = await f.issue('urls.example.localhost');
-    const r = await f.openssl(['x509', '-in', leaf.path, '-noout', '-ext', 'crlDistributionPoints,authorityInfoAccess']);
+    const r = await f.openssl([
+      'x509',
+      '-in',
+      leaf.path,
+      '-noout',
+      '-ext',
+      'crlDistributionPoints,authorityInfoAccess',
+    ]);
     assert.match(r.out, new RegExp(`URI:${f.base}/ca/crl\\n`));
     assert.match(r.out, new RegExp(`OCSP - URI:${f.base}/ca/ocsp`));
   });
@@ -167,7 +193,21 @@ describe('CRL and OCSP with the delegated responder', { skip }, () => {
   it('serves the cached response to a request without a nonce, and drops it at a revocation', async () => {
     const leaf = await f.issue('cache.example.localhost');
     const reqPath = path.join(f.dir, 'cache-req.der');
-    assert.equal((await f.openssl(['ocsp', '-issuer', f.intermediate, '-cert', leaf.path, '-no_nonce', '-reqout', reqPath])).code, 0);
+    assert.equal(
+      (
+        await f.openssl([
+          'ocsp',
+          '-issuer',
+          f.intermediate,
+          '-cert',
+          leaf.path,
+          '-no_nonce',
+          '-reqout',
+          reqPath,
+        ])
+      ).code,
+      0,
+    );
     const body = readFileSync(reqPath);
     const first = await f.post('/ca/ocsp', body);
     const second = await f.post('/ca/ocsp', body);
@@ -179,7 +219,17 @@ describe('CRL and OCSP with the delegated responder', { skip }, () => {
     assert.ok(!third.body.equals(first.body), 'a revocation replaces the cached response');
     const respPath = path.join(f.dir, 'cache-resp.der');
     writeFileSync(respPath, third.body);
-    const r = await f.openssl(['ocsp', '-respin', respPath, '-issuer', f.intermediate, '-cert', leaf.path, '-CAfile', f.root]);
+    const r = await f.openssl([
+      'ocsp',
+      '-respin',
+      respPath,
+      '-issuer',
+      f.intermediate,
+      '-cert',
+      leaf.path,
+      '-CAfile',
+      f.root,
+    ]);
     assert.match(r.out, /: revoked/);
     assert.match(r.out, /Reason: superseded/);
   });
@@ -187,23 +237,60 @@ describe('CRL and OCSP with the delegated responder', { skip }, () => {
   it('answers GET /ca/ocsp/<url-encoded base64 request> with RFC 5019 caching headers', async () => {
     const leaf = await f.issue('get.example.localhost');
     const reqPath = path.join(f.dir, 'get-req.der');
-    assert.equal((await f.openssl(['ocsp', '-issuer', f.intermediate, '-cert', leaf.path, '-no_nonce', '-reqout', reqPath])).code, 0);
+    assert.equal(
+      (
+        await f.openssl([
+          'ocsp',
+          '-issuer',
+          f.intermediate,
+          '-cert',
+          leaf.path,
+          '-no_nonce',
+          '-reqout',
+          reqPath,
+        ])
+      ).code,
+      0,
+    );
     const encoded = encodeURIComponent(readFileSync(reqPath).toString('base64'));
     const res = await f.get(`/ca/ocsp/${encoded}`);
     assert.equal(res.status, 200);
     assert.equal(res.headers['content-type'], 'application/ocsp-response');
-    assert.match(String(res.headers['cache-control']), /^public, max-age=\d+, no-transform, must-revalidate$/);
+    assert.match(
+      String(res.headers['cache-control']),
+      /^public, max-age=\d+, no-transform, must-revalidate$/,
+    );
     assert.ok(res.headers['last-modified'] && res.headers.expires && res.headers.etag);
     const respPath = path.join(f.dir, 'get-resp.der');
     writeFileSync(respPath, res.body);
-    const r = await f.openssl(['ocsp', '-respin', respPath, '-issuer', f.intermediate, '-cert', leaf.path, '-CAfile', f.root]);
+    const r = await f.openssl([
+      'ocsp',
+      '-respin',
+      respPath,
+      '-issuer',
+      f.intermediate,
+      '-cert',
+      leaf.path,
+      '-CAfile',
+      f.root,
+    ]);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /Response verify OK/);
     assert.match(r.out, /: good/);
   });
 
   it('reports unknown for a serial this CA never issued', async () => {
-    const r = await f.openssl(['ocsp', '-issuer', f.intermediate, '-serial', '0x0123456789abcdef', '-url', `${f.base}/ca/ocsp`, '-CAfile', f.root]);
+    const r = await f.openssl([
+      'ocsp',
+      '-issuer',
+      f.intermediate,
+      '-serial',
+      '0x0123456789abcdef',
+      '-url',
+      `${f.base}/ca/ocsp`,
+      '-CAfile',
+      f.root,
+    ]);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /Response verify OK/);
     assert.match(r.out, /0x0123456789abcdef: unknown/);
@@ -228,9 +315,17 @@ describe('CRL and OCSP with the delegated responder', { skip }, () => {
       assert.deepEqual(r.body, malformed, p);
     }
     // A nonce longer than 32 octets (RFC 8954 §2.1), in an otherwise well-formed request.
-    const certId = sequence(sequence(oid('1.3.14.3.2.26'), NULL), octetString(Buffer.alloc(20)), octetString(Buffer.alloc(20)), integer(1));
+    const certId = sequence(
+      sequence(oid('1.3.14.3.2.26'), NULL),
+      octetString(Buffer.alloc(20)),
+      octetString(Buffer.alloc(20)),
+      integer(1),
+    );
     const nonce = (n: number) =>
-      explicit(2, sequence(sequence(oid('1.3.6.1.5.5.7.48.1.2'), octetString(octetString(Buffer.alloc(n, 7))))));
+      explicit(
+        2,
+        sequence(sequence(oid('1.3.6.1.5.5.7.48.1.2'), octetString(octetString(Buffer.alloc(n, 7))))),
+      );
     const withNonce = (n: number) => sequence(sequence(sequence(sequence(certId)), nonce(n)));
     assert.deepEqual((await f.post('/ca/ocsp', withNonce(33))).body, malformed);
     const ok = await f.post('/ca/ocsp', withNonce(32));
@@ -247,12 +342,24 @@ describe('CRL and OCSP with the delegated responder', { skip }, () => {
     assert.ok(crlNumber(after.text) > crlNumber(before.text), 'the CRL number increases');
     assert.match(after.text, /Version 2 \(0x1\)/);
     assert.match(after.text, /X509v3 Authority Key Identifier/);
-    const entry = new RegExp(`Serial Number: ${crlSerial(bad.serial)}\\n\\s+Revocation Date: [^\\n]+\\n\\s+CRL entry extensions:\\n\\s+X509v3 CRL Reason Code:\\s*\\n\\s+Cessation Of Operation`);
+    const entry = new RegExp(
+      `Serial Number: ${crlSerial(bad.serial)}\\n\\s+Revocation Date: [^\\n]+\\n\\s+CRL entry extensions:\\n\\s+X509v3 CRL Reason Code:\\s*\\n\\s+Cessation Of Operation`,
+    );
     assert.match(after.text, entry);
     assert.doesNotMatch(after.text, new RegExp(crlSerial(good.serial)));
 
     const verify = (cert: string) =>
-      f.openssl(['verify', '-crl_check', '-CAfile', f.root, '-untrusted', f.intermediate, '-CRLfile', after.pemPath, cert]);
+      f.openssl([
+        'verify',
+        '-crl_check',
+        '-CAfile',
+        f.root,
+        '-untrusted',
+        f.intermediate,
+        '-CRLfile',
+        after.pemPath,
+        cert,
+      ]);
     const ok = await verify(good.path);
     assert.equal(ok.code, 0, ok.out);
     assert.match(ok.out, /: OK/);
@@ -265,7 +372,12 @@ describe('CRL and OCSP with the delegated responder', { skip }, () => {
     const leaf = await f.issue('unspecified.example.localhost');
     await f.client.revokeCertificate(leaf.der);
     const { text } = await f.crl('/ca/crl', 'unspecified');
-    assert.match(text, new RegExp(`Serial Number: ${crlSerial(leaf.serial)}\\n\\s+Revocation Date: [^\\n]+\\n(?!\\s+CRL entry extensions)`));
+    assert.match(
+      text,
+      new RegExp(
+        `Serial Number: ${crlSerial(leaf.serial)}\\n\\s+Revocation Date: [^\\n]+\\n(?!\\s+CRL entry extensions)`,
+      ),
+    );
     const first = await f.get('/ca/crl');
     const again = await f.get('/ca/crl', { 'if-none-match': String(first.headers.etag) });
     assert.equal(again.status, 304);
@@ -292,7 +404,7 @@ describe('OCSP signed by the CA itself, and partitioned CRLs', { skip }, () => {
     assert.doesNotMatch(ext.out, /OCSP/);
   });
 
-  it("points each certificate at its shard, whose Issuing Distribution Point names it and lists its revocations", async () => {
+  it('points each certificate at its shard, whose Issuing Distribution Point names it and lists its revocations', async () => {
     const leaves = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => f.issue(`shard${i}.example.localhost`)));
     const shardOf = async (leaf: Issued) => {
       const r = await f.openssl(['x509', '-in', leaf.path, '-noout', '-ext', 'crlDistributionPoints']);
@@ -309,7 +421,17 @@ describe('OCSP signed by the CA itself, and partitioned CRLs', { skip }, () => {
     assert.match(crl.text, /Only User Certificates/);
     assert.match(crl.text, new RegExp(crlSerial(bad.serial)));
     const verify = (leaf: Issued, crlPath: string) =>
-      f.openssl(['verify', '-crl_check', '-CAfile', f.root, '-untrusted', f.intermediate, '-CRLfile', crlPath, leaf.path]);
+      f.openssl([
+        'verify',
+        '-crl_check',
+        '-CAfile',
+        f.root,
+        '-untrusted',
+        f.intermediate,
+        '-CRLfile',
+        crlPath,
+        leaf.path,
+      ]);
     assert.match((await verify(bad, crl.pemPath)).out, /certificate revoked/);
     for (const leaf of leaves.slice(1)) {
       if ((await shardOf(leaf)) === shard) assert.match((await verify(leaf, crl.pemPath)).out, /: OK/);

@@ -172,6 +172,9 @@ describe('CAA rules (RFC 8659, RFC 8657)', () => {
     assert.deepEqual(asked, ['a.b.example.com', 'b.example.com', 'example.com']);
     await checker.check([{ identifier: { type: 'dns', value: 'a.example.com' }, method: 'dns-01' }], 'u');
     await checker.check([{ identifier: { type: 'ip', value: '10.0.0.1' }, method: 'http-01' }], 'u');
+    asked.length = 0;
+    await checker.check([{ identifier: { type: 'dns', value: '*.app.localhost' }, method: 'dns-01' }], 'u');
+    assert.deepEqual(asked, [], 'names under .localhost are not looked up (RFC 6761 §6.3)');
     await assert.rejects(
       checker.check([{ identifier: { type: 'dns', value: 'x.broken.example.com' }, method: 'dns-01' }], 'u'),
       (e: { type: string; identifier: unknown }) => {
