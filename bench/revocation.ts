@@ -3,7 +3,8 @@
  * inserted straight into a fresh SQLite database through the storage layer, then
  *  - how long a CRL build takes (read the rows, encode every entry, sign), in this process;
  *  - GET /ca/crl requests/s from the server's in-memory copy, over keep-alive HTTPS;
- *  - POST /ca/ocsp responses/s from the server's response cache, over keep-alive HTTPS;
+ *  - POST /ca/ocsp responses/s from the server's response cache, over keep-alive HTTPS, and with a
+ *    fresh nonce per request (signed per request) for comparison;
  * against `akamu serve` started as a child process on that database. BENCH_REVOCATION=0 skips it.
  */
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';

@@ -59,6 +59,8 @@ class RoundRobin {
   }
 }
 
+const EAB_KEY = Buffer.alloc(32, 7);
+
 describe('three nodes on one PostgreSQL database', async () => {
   const skip = await backendSkipReason('postgres');
   let database: ProvisionedDatabase;
@@ -81,6 +83,7 @@ describe('three nodes on one PostgreSQL database', async () => {
       va: { http01_port: solver.port, timeout: '2s' },
       cluster: { sweep_interval: '500ms', abandoned_after: '3s' },
       acme: { poll_hold: '0s' },
+      eab: { keys: { 'race-key': { hmac_key: EAB_KEY.toString('base64url') } } },
     };
     const ports = [await freePort(), await freePort(), await freePort()];
     lb.ports.push(...ports);
@@ -113,6 +116,28 @@ describe('three nodes on one PostgreSQL database', async () => {
     await lb.close();
     await solver.stop();
     await database.drop();
+  });
+
+  it('consumes an EAB key exactly once when new-account requests race on different nodes', { skip }, async () => {
+    const transport = new HttpTransport({ timeoutMs: 20_000 });
+    const attempts = Array.from({ length: 9 }, () =>
+      new AcmeClient({ directoryUrl, accountKey: generateKey('ec:P-256'), transport })
+        .newAccount({ externalAccountBinding: { kid: 'race-key', hmacKey: EAB_KEY } })
+        .then(() => 'created')
+        .catch((e: { type?: string }) => e.type ?? String(e)),
+    );
+    const outcomes = await Promise.all(attempts);
+    assert.equal(outcomes.filter((o) => o === 'created').length, 1, outcomes.join(', '));
+    assert.ok(outcomes.filter((o) => o !== 'created').every((o) => o === 'urn:ietf:params:acme:error:unauthorized'));
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const bound = await client.query("select count(*)::int as n from accounts where eab_kid = 'race-key'");
+      assert.equal(bound.rows[0].n, 1, 'exactly one account bound to the key');
+    } finally {
+      await client.end();
+    }
+    transport.close();
   });
 
   it('serves one truth through every node and survives losing one mid-load', { skip }, async () => {
