@@ -41,7 +41,10 @@ export interface RatioRecord {
 
 export function computeRatios(records: RunRecord[], ours = 'akamu'): RatioRecord[] {
   const out: RatioRecord[] = [];
-  const peers = [...new Set(records.map((r) => r.server))].filter((s) => s !== ours);
+  // Peers are other servers; akamu's own variants (akamu-postgres, …) are reported, not compared.
+  const peers = [...new Set(records.map((r) => r.server))].filter(
+    (s) => s !== ours && !s.startsWith(`${ours}-`),
+  );
   for (const peer of peers) {
     for (const mine of records.filter((r) => r.server === ours)) {
       const theirs = records.find((r) => r.server === peer && r.concurrency === mine.concurrency);

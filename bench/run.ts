@@ -18,20 +18,21 @@ import {
   revocationBenchEnabled,
 } from './revocation.ts';
 import { settings } from './settings.ts';
-import { akamu } from './targets/akamu.ts';
+import { akamu, akamuMariadb, akamuPostgres, akamuPostgres3 } from './targets/akamu.ts';
 import { caddy } from './targets/caddy.ts';
 import { killAllChildren } from './targets/child.ts';
 import { pebble } from './targets/pebble.ts';
 import type { RunningTarget, TargetDefinition } from './targets/target.ts';
 
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
-const TARGETS: TargetDefinition[] = [akamu, pebble, caddy];
+const TARGETS: TargetDefinition[] = [akamu, pebble, caddy, akamuPostgres, akamuMariadb, akamuPostgres3];
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 /** Every run against one server. A stalled or crashed server is restarted (and warmed up) for the next run. */
 async function benchTarget(target: TargetDefinition, workRoot: string): Promise<RunRecord[]> {
   const records: RunRecord[] = [];
+  await target.prepare?.();
   const unavailable = target.unavailable();
   if (unavailable) {
     log(`${target.name}: skipped, ${unavailable}`);

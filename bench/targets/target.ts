@@ -30,6 +30,8 @@ export interface TargetDefinition {
   version(): string;
   /** The http-01 port the server validates on; 0 when it can be configured (the bench picks one). */
   readonly http01Port: number;
+  /** Checks run once before `unavailable()` is asked (e.g. that the database answers). */
+  prepare?(): Promise<void>;
   start(opts: StartOptions): Promise<RunningTarget>;
 }
 

@@ -33,6 +33,8 @@ export interface AkamuProcess {
   /** The CA root the server's TLS certificate and every issued certificate chain up to. */
   rootCertPath: string;
   dataDir: string;
+  /** The TOML file the server was started with. */
+  configFile: string;
   pid: number;
   /** Everything the server wrote so far (the tail, for failure messages). */
   readonly stdout: string;
@@ -111,6 +113,7 @@ export async function startAkamu(opts: StartAkamuOptions = {}): Promise<AkamuPro
     let stopped: Promise<void> | undefined;
     return {
       ...ready,
+      configFile,
       pid: child.pid!,
       get stdout() {
         return stdout;

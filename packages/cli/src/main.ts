@@ -4,6 +4,7 @@ import { registerAccount } from './commands/account.ts';
 import { registerCa } from './commands/ca.ts';
 import { registerCertificate } from './commands/certificate.ts';
 import { registerDaemon } from './commands/daemon.ts';
+import { registerDb } from './commands/db.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerTlsAlpnResponder } from './commands/tls-alpn-responder.ts';
 import { EXIT } from './lib/exit-codes.ts';
@@ -21,6 +22,7 @@ registerCa(program);
 registerAccount(program);
 registerCertificate(program);
 registerDaemon(program);
+registerDb(program);
 registerTlsAlpnResponder(program);
 
 for (const cmd of program.commands) {

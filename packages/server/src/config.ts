@@ -191,6 +191,8 @@ export const configSchema = z.strictObject({
       url: url.default(''),
       /** With an empty url: write <base_url>/ca/ocsp into issued certificates. */
       include_in_certificates: z.boolean().default(false),
+      /** How often to look for revocations made by other processes sharing the database; 0 = never. */
+      revocation_poll: duration.default(5_000),
     })
     .prefault({}),
   cluster: z

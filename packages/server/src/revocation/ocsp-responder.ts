@@ -159,6 +159,12 @@ export class OcspResponder {
     this.#cache.delete(serialHex);
   }
 
+  /** Revocations happened elsewhere (another process): every cached response is dropped. */
+  clear(): void {
+    this.#generation++;
+    this.#cache.clear();
+  }
+
   /** Cached responses, for tests and operators. */
   get cachedSerials(): number {
     return this.#cache.size;

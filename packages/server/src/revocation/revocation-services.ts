@@ -39,14 +39,25 @@ export interface RevocationServicesOptions {
   onError: (err: unknown, what: string) => void;
 }
 
+/**
+ * A counter in the crl_numbers table that every revocation through any process increments, so that
+ * processes sharing the database learn of each other's revocations by reading one row.
+ */
+export const REVOCATION_COUNTER = 'revocations';
+
 export class RevocationServices {
   readonly issuer: CertificateIssuer;
   readonly urls: RevocationUrls;
   readonly crls: CrlService;
   readonly ocsp: OcspResponder;
+  readonly #o: RevocationServicesOptions;
+  /** The revocation counter as this process last knew it; undefined until the first poll. */
+  #seen: number | undefined;
+  #pollTimer: NodeJS.Timeout | undefined;
 
   constructor(o: RevocationServicesOptions) {
     const { crl, ocsp } = o.config;
+    this.#o = o;
     this.urls = new RevocationUrls({ crl, ocsp }, o.base);
     this.issuer = new RevocationAwareIssuer(o.ca, this.urls);
     const issuerInfo = {
@@ -83,6 +94,30 @@ export class RevocationServices {
   revoked(serialHex: string): void {
     this.ocsp.revoked(serialHex);
     this.crls.revoked();
+    // Tell the other processes. When the counter moved by exactly one, it was only us.
+    this.#o.sa
+      .nextCrlNumber(REVOCATION_COUNTER, this.#o.clock.now())
+      .then((n) => {
+        if (this.#seen !== undefined && n === this.#seen + 1) this.#seen = n;
+      })
+      .catch((err) => this.#o.onError(err, 'revocation counter update'));
+  }
+
+  /**
+   * Reads the revocation counter; when another process revoked since the last look, every cached OCSP
+   * response is dropped and the CRLs are rebuilt (their revocations are in the database already).
+   */
+  async poll(): Promise<void> {
+    const current = await this.#o.sa.currentCrlNumber(REVOCATION_COUNTER);
+    if (this.#seen === undefined) {
+      this.#seen = current;
+      return;
+    }
+    if (current > this.#seen) {
+      this.#seen = current;
+      this.ocsp.clear();
+      this.crls.revoked();
+    }
   }
 
   register(app: FastifyInstance): void {
@@ -92,9 +127,17 @@ export class RevocationServices {
 
   start(): void {
     this.crls.start();
+    const every = this.#o.config.ocsp.revocation_poll;
+    if (every > 0) {
+      const poll = () => this.poll().catch((err) => this.#o.onError(err, 'revocation poll'));
+      poll();
+      this.#pollTimer = setInterval(poll, every);
+      this.#pollTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
     await this.crls.stop();
   }
 }

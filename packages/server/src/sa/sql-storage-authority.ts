@@ -15,7 +15,7 @@ import {
 } from './converters.ts';
 import { ignoringDuplicates, isUniqueViolation, type SqlDialectName } from './dialect.ts';
 import { PreparedQuery } from './prepared.ts';
-import { listRevokedCertificates, nextCrlNumber } from './revocation-queries.ts';
+import { currentCrlNumber, listRevokedCertificates, nextCrlNumber } from './revocation-queries.ts';
 import type { RevokedCertificate, StorageAuthority } from './storage-authority.ts';
 import type { AccountsTable, AuthorizationsTable, ChallengesTable, Database } from './tables.ts';
 
@@ -620,6 +620,10 @@ export class SqlStorageAuthority implements StorageAuthority {
 
   nextCrlNumber(scope: string, now: number): Promise<number> {
     return nextCrlNumber(this.#db, this.#dialect, scope, now);
+  }
+
+  currentCrlNumber(scope: string): Promise<number> {
+    return currentCrlNumber(this.#db, scope);
   }
 
   async ping(): Promise<void> {

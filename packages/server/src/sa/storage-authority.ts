@@ -109,6 +109,8 @@ export interface StorageAuthority {
   listRevokedCertificates(notAfterFrom: number): Promise<RevokedCertificate[]>;
   /** Increments and returns the CRL number of a CRL scope (1 the first time), in one transaction. */
   nextCrlNumber(scope: string, now: number): Promise<number>;
+  /** The current value of a counter nextCrlNumber increments; 0 before its first increment. */
+  currentCrlNumber(scope: string): Promise<number>;
 
   /** Liveness of the store (used by readiness checks). */
   ping(): Promise<void>;

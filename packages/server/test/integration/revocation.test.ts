@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { type AcmeClient, obtainCertificate } from '@akamu/client';
 import { derToPem, explicit, integer, NULL, octetString, oid, sequence } from '@akamu/protocol';
 import { runTool } from '../../../../test/helpers/run-tool.ts';
-import type { ConfigInput } from '../../src/index.ts';
+import { type AkamuServer, type ConfigInput, createServer } from '../../src/index.ts';
 import { startTestCa, type TestCa } from '../helpers.ts';
 
 /**
@@ -445,5 +445,76 @@ describe('OCSP signed by the CA itself, and partitioned CRLs', { skip }, () => {
     assert.match((await f.crl('/ca/crl', 'full')).text, new RegExp(crlSerial(bad.serial)));
     assert.equal((await f.get('/ca/crl/3')).status, 404);
     assert.equal((await f.get('/ca/crl/x')).status, 404);
+  });
+});
+
+describe('two processes sharing one database', { skip }, () => {
+  let f: Fixture;
+  let other: AkamuServer;
+  let otherBase: string;
+  before(async () => {
+    f = await fixture({ ocsp: { revocation_poll: '100ms' } });
+    other = await createServer({
+      ...f.ca.server.config,
+      server: { ...f.ca.server.config.server, port: 0, base_url: '' },
+      ocsp: { ...f.ca.server.config.ocsp, revocation_poll: 100 },
+    });
+    otherBase = (await other.listen()).replace(/\/acme\/directory$/, '');
+  });
+  after(async () => {
+    await other?.close();
+    await f?.close();
+  });
+
+  const postTo = (base: string, body: Buffer) =>
+    new Promise<Buffer>((resolve, reject) => {
+      const req = https.request(
+        `${base}/ca/ocsp`,
+        { method: 'POST', ca: f.ca.caBundle, headers: { 'content-type': 'application/ocsp-request' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it("sees a revocation made through the other process in its cached OCSP response and its CRL", async () => {
+    const leaf = await f.issue('shared.example.localhost');
+    const reqPath = path.join(f.dir, 'shared-req.der');
+    const made = await f.openssl(['ocsp', '-issuer', f.intermediate, '-cert', leaf.path, '-no_nonce', '-reqout', reqPath]);
+    assert.equal(made.code, 0, made.out);
+    const body = readFileSync(reqPath);
+    const status = async (base: string) => {
+      const respPath = path.join(f.dir, 'shared-resp.der');
+      writeFileSync(respPath, await postTo(base, body));
+      const r = await f.openssl(['ocsp', '-respin', respPath, '-issuer', f.intermediate, '-cert', leaf.path, '-CAfile', f.root]);
+      assert.match(r.out, /Response verify OK/);
+      return /: (good|revoked|unknown)/.exec(r.out)![1];
+    };
+    assert.equal(await status(otherBase), 'good', 'now cached by the other process');
+    await f.client.revokeCertificate(leaf.der, { reason: 1 });
+    assert.equal(await status(f.base), 'revoked');
+    // The other process learns of it from the revocation counter (polled every 100 ms here).
+    let seen = await status(otherBase);
+    for (let i = 0; i < 100 && seen !== 'revoked'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      seen = await status(otherBase);
+    }
+    assert.equal(seen, 'revoked');
+    const crl = await new Promise<Buffer>((resolve, reject) => {
+      https
+        .get(`${otherBase}/ca/crl`, { ca: f.ca.caBundle }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+        })
+        .on('error', reject);
+    });
+    writeFileSync(path.join(f.dir, 'shared.der'), crl);
+    const text = await f.openssl(['crl', '-inform', 'DER', '-in', 'shared.der', '-noout', '-text']);
+    assert.match(text.out, new RegExp(crlSerial(leaf.serial)));
   });
 });
