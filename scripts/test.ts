@@ -1,6 +1,6 @@
 /**
  * `npm test`: the whole suite on SQLite, then the ACME integration and interop suites again on PostgreSQL
- * and on MariaDB (AKAMU_TEST_BACKEND), each against a fresh database. Under CI=true an unreachable
+ * and on MariaDB (TEST_DB_BACKEND), each against a fresh database. Under CI=true an unreachable
  * PostgreSQL or MariaDB fails the run; elsewhere those runs are skipped with a message saying how to
  * enable them. Extra arguments are passed to node --test (e.g. a file list) and limit the run to SQLite.
  */
@@ -20,16 +20,18 @@ function run(backend: Backend, testFiles: string[]): Promise<{ pass: number; fai
   const child = spawn(
     process.execPath,
     ['--test', '--test-concurrency=1', '--test-timeout=300000', ...testFiles],
-    { env: { ...process.env, AKAMU_TEST_BACKEND: backend }, stdio: ['ignore', 'pipe', 'inherit'] },
+    { env: { ...process.env, TEST_DB_BACKEND: backend }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let tail = '';
   child.stdout.on('data', (chunk: Buffer) => {
     process.stdout.write(chunk);
-    tail = (tail + chunk.toString()).slice(-4000);
+    tail = (tail + chunk.toString()).slice(-2_000_000);
   });
   return new Promise((resolve) =>
     child.on('close', (code) => {
-      const count = (name: string) => Number(new RegExp(`ℹ ${name} (\\d+)`).exec(tail)?.[1] ?? 0);
+      // The runner's own summary (ℹ pass N …) precedes its list of failures: take the last one.
+      const count = (name: string) =>
+        Number([...tail.matchAll(new RegExp(`^ℹ ${name} (\\d+)$`, 'gm'))].at(-1)?.[1] ?? 0);
       resolve({ pass: count('pass'), fail: count('fail'), code: code ?? 1 });
     }),
   );
@@ -55,6 +57,8 @@ if (explicit.length === 0) {
 
 const pass = results.reduce((n, r) => n + r.pass, 0);
 const fail = results.reduce((n, r) => n + r.fail, 0);
-process.stdout.write(`\n${results.map((r) => `${r.backend}: ${r.pass} passed, ${r.fail} failed`).join('; ')}\n`);
+process.stdout.write(
+  `\n${results.map((r) => `${r.backend}: ${r.pass} passed, ${r.fail} failed`).join('; ')}\n`,
+);
 process.stdout.write(`tests: ${pass} passed, ${fail} failed\n`);
 process.exitCode = results.some((r) => r.code !== 0) ? 1 : 0;

@@ -90,11 +90,17 @@ describe('three nodes on one PostgreSQL database', async () => {
     const server = (i: number) => ({ ...common.server, port: ports[i] });
     // The first node generates the CA; the others issue from the same intermediate.
     nodes.push(
-      await startAkamu({ config: { ...common, server: server(0), cluster: { ...common.cluster, node_id: 'node-1' } } }),
+      await startAkamu({
+        config: { ...common, server: server(0), cluster: { ...common.cluster, node_id: 'node-1' } },
+      }),
     );
     const caDir = path.join(nodes[0]!.dataDir, 'ca');
     chainFile = path.join(mkdtempSync(path.join(tmpdir(), 'akamu-cluster-')), 'chain.pem');
-    writeFileSync(chainFile, readFileSync(path.join(caDir, 'intermediate.pem'), 'utf8') + readFileSync(path.join(caDir, 'root.pem'), 'utf8'));
+    writeFileSync(
+      chainFile,
+      readFileSync(path.join(caDir, 'intermediate.pem'), 'utf8') +
+        readFileSync(path.join(caDir, 'root.pem'), 'utf8'),
+    );
     for (const i of [1, 2]) {
       nodes.push(
         await startAkamu({
@@ -118,7 +124,9 @@ describe('three nodes on one PostgreSQL database', async () => {
     await database.drop();
   });
 
-  it('consumes an EAB key exactly once when new-account requests race on different nodes', { skip }, async () => {
+  it('consumes an EAB key exactly once when new-account requests race on different nodes', {
+    skip,
+  }, async () => {
     const transport = new HttpTransport({ timeoutMs: 20_000 });
     const attempts = Array.from({ length: 9 }, () =>
       new AcmeClient({ directoryUrl, accountKey: generateKey('ec:P-256'), transport })
@@ -128,7 +136,9 @@ describe('three nodes on one PostgreSQL database', async () => {
     );
     const outcomes = await Promise.all(attempts);
     assert.equal(outcomes.filter((o) => o === 'created').length, 1, outcomes.join(', '));
-    assert.ok(outcomes.filter((o) => o !== 'created').every((o) => o === 'urn:ietf:params:acme:error:unauthorized'));
+    assert.ok(
+      outcomes.filter((o) => o !== 'created').every((o) => o === 'urn:ietf:params:acme:error:unauthorized'),
+    );
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
@@ -157,8 +167,13 @@ describe('three nodes on one PostgreSQL database', async () => {
         await client.waitForAuthorization(order.authorizations[0]!, { timeoutMs: 15_000 });
         const key = generateKey('ec:P-256');
         const fin = await client.finalize(order, createCsr({ key, dnsNames: [name] }));
-        const valid = fin.status === 'valid' ? fin : await client.waitForOrder(url, ['valid'], { timeoutMs: 15_000 });
-        issued.push({ url: valid.certificate!, pem: (await client.downloadCertificate(valid.certificate!)).pem, client });
+        const valid =
+          fin.status === 'valid' ? fin : await client.waitForOrder(url, ['valid'], { timeoutMs: 15_000 });
+        issued.push({
+          url: valid.certificate!,
+          pem: (await client.downloadCertificate(valid.certificate!)).pem,
+          client,
+        });
       } catch (e) {
         failures.push(`${name}: ${(e as Error).message}`);
       }
@@ -171,11 +186,16 @@ describe('three nodes on one PostgreSQL database', async () => {
       lb.dead.add(lb.ports[1]!);
       process.kill(victim.pid, 'SIGKILL');
     })();
-    await Promise.all(Array.from({ length: 6 }, async () => {
-      while (next < 36) await flow(next++);
-    }));
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        while (next < 36) await flow(next++);
+      }),
+    );
     await killer;
-    assert.ok(issued.length >= 24, `most issuances succeed despite the lost node (${issued.length}/36; ${failures.join('; ')})`);
+    assert.ok(
+      issued.length >= 24,
+      `most issuances succeed despite the lost node (${issued.length}/36; ${failures.join('; ')})`,
+    );
 
     // Abandoned work is taken over: wait past abandoned_after plus a sweep.
     await new Promise((r) => setTimeout(r, 5_000));
@@ -190,7 +210,9 @@ describe('three nodes on one PostgreSQL database', async () => {
         "select o.id from orders o where o.status = 'invalid' and o.error is null and not exists (select 1 from authorizations a where a.status in ('invalid','deactivated') and o.authorization_ids like '%' || a.id || '%')",
       );
       assert.equal(invalidWithoutReason.rowCount, 0, 'every invalid order says why');
-      const serials = await client.query('select serial, count(*) as n from certificates group by serial having count(*) > 1');
+      const serials = await client.query(
+        'select serial, count(*) as n from certificates group by serial having count(*) > 1',
+      );
       assert.equal(serials.rowCount, 0, 'no serial twice');
     } finally {
       await client.end();

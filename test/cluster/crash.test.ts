@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { DatabaseSync } from 'node:sqlite';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { AcmeClient, createCsr, generateKey, Http01Solver, HttpTransport } from '@akamu/client';
 import { type AkamuProcess, freePort, startAkamu } from '../helpers/akamu-process.ts';
@@ -50,7 +50,11 @@ describe('SIGKILL during a load on SQLite', () => {
       await client.respondChallenge(ch.url);
       await client.waitForAuthorization(order.authorizations[0]!, { timeoutMs: 5_000 });
       const fin = await client.finalize(order, createCsr({ key: generateKey('ec:P-256'), dnsNames: [name] }));
-      issued.push({ url: fin.certificate!, pem: (await client.downloadCertificate(fin.certificate!)).pem, key: accountKey });
+      issued.push({
+        url: fin.certificate!,
+        pem: (await client.downloadCertificate(fin.certificate!)).pem,
+        key: accountKey,
+      });
     };
     let next = 0;
     const load = Promise.allSettled(
@@ -69,12 +73,29 @@ describe('SIGKILL during a load on SQLite', () => {
     const db = new DatabaseSync(path.join(dataDir, 'akamu.db'), { readOnly: true });
     try {
       const count = (sql: string) => Number((db.prepare(sql).get() as { n: number }).n);
-      assert.equal(count("select count(*) as n from orders where status = 'processing'"), 0, 'no order left processing');
-      assert.equal(count("select count(*) as n from challenges where status = 'processing'"), 0, 'no challenge left processing');
-      assert.equal(count('select count(*) - count(distinct serial) as n from certificates'), 0, 'no serial twice');
-      assert.ok(count('select count(*) as n from certificates') >= before, 'every issued certificate is still there');
       assert.equal(
-        count("select count(*) as n from orders where status = 'valid' and certificate_id not in (select id from certificates)"),
+        count("select count(*) as n from orders where status = 'processing'"),
+        0,
+        'no order left processing',
+      );
+      assert.equal(
+        count("select count(*) as n from challenges where status = 'processing'"),
+        0,
+        'no challenge left processing',
+      );
+      assert.equal(
+        count('select count(*) - count(distinct serial) as n from certificates'),
+        0,
+        'no serial twice',
+      );
+      assert.ok(
+        count('select count(*) as n from certificates') >= before,
+        'every issued certificate is still there',
+      );
+      assert.equal(
+        count(
+          "select count(*) as n from orders where status = 'valid' and certificate_id not in (select id from certificates)",
+        ),
         0,
         'no valid order without its certificate',
       );
@@ -83,7 +104,11 @@ describe('SIGKILL during a load on SQLite', () => {
     }
     const check = new HttpTransport({ caBundle, timeoutMs: 5_000 });
     for (const cert of issued) {
-      const client: AcmeClient = new AcmeClient({ directoryUrl: node.directoryUrl, accountKey: cert.key, transport: check });
+      const client: AcmeClient = new AcmeClient({
+        directoryUrl: node.directoryUrl,
+        accountKey: cert.key,
+        transport: check,
+      });
       await client.newAccount({ onlyReturnExisting: true });
       assert.equal((await client.downloadCertificate(cert.url)).pem, cert.pem);
     }

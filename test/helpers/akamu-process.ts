@@ -44,7 +44,11 @@ export interface AkamuProcess {
 }
 
 /** Defaults for a test server; `config` sections are merged over these key by key. */
-function testConfig(dir: string, config: Record<string, unknown>, databaseUrl: string | undefined): Record<string, unknown> {
+function testConfig(
+  dir: string,
+  config: Record<string, unknown>,
+  databaseUrl: string | undefined,
+): Record<string, unknown> {
   const merged: Record<string, unknown> = {
     data_dir: join(dir, 'akamu-data'),
     server: { host: '127.0.0.1', port: 0, log_level: 'warn' },
@@ -64,7 +68,7 @@ function isTable(v: unknown): v is Record<string, unknown> {
 export async function startAkamu(opts: StartAkamuOptions = {}): Promise<AkamuProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'akamu-interop-'));
   const configFile = join(dir, 'akamu.toml');
-  // The database backend of this test run (AKAMU_TEST_BACKEND): a fresh database, dropped on stop.
+  // The database backend of this test run (TEST_DB_BACKEND): a fresh database, dropped on stop.
   const database = await provisionDatabase(currentBackend());
   await writeFile(configFile, stringify(testConfig(dir, opts.config ?? {}, database.url)));
 

@@ -6,13 +6,13 @@ import net from 'node:net';
  * database `test`) and MariaDB (127.0.0.1:3306, root without password, database `test`) are used when they
  * answer. Each run gets a fresh schema (PostgreSQL) or database (MariaDB) that is dropped afterwards.
  * Under CI=true an unreachable PostgreSQL or MariaDB is a failure; elsewhere those runs are skipped with a
- * message saying how to enable them. AKAMU_TEST_POSTGRES_URL / AKAMU_TEST_MARIADB_URL point elsewhere.
+ * message saying how to enable them. TEST_POSTGRES_URL / TEST_MARIADB_URL point elsewhere.
  */
 export type Backend = 'sqlite' | 'postgres' | 'mariadb';
 export const BACKENDS: readonly Backend[] = ['sqlite', 'postgres', 'mariadb'];
 
-const POSTGRES_URL = process.env.AKAMU_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const MARIADB_URL = process.env.AKAMU_TEST_MARIADB_URL ?? 'mariadb://root@127.0.0.1:3306/test';
+const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const MARIADB_URL = process.env.TEST_MARIADB_URL ?? 'mariadb://root@127.0.0.1:3306/test';
 
 export interface ProvisionedDatabase {
   /** A database.url for akamu; undefined for SQLite (the default file in the data directory). */
@@ -45,8 +45,8 @@ export async function backendSkipReason(backend: Backend): Promise<string | unde
   if (process.env.CI === 'true') throw new Error(`${why} (required under CI=true)`);
   const how =
     backend === 'postgres'
-      ? 'start PostgreSQL on 127.0.0.1:5432 with a trusted database "test", or set AKAMU_TEST_POSTGRES_URL'
-      : 'start MariaDB on 127.0.0.1:3306 (root, no password, database "test"), or set AKAMU_TEST_MARIADB_URL';
+      ? 'start PostgreSQL on 127.0.0.1:5432 with a trusted database "test", or set TEST_POSTGRES_URL'
+      : 'start MariaDB on 127.0.0.1:3306 (root, no password, database "test"), or set TEST_MARIADB_URL';
   process.stderr.write(`\n*** skipping the ${backend} runs: ${why}; to enable them, ${how}\n\n`);
   return `${why}; ${how}`;
 }
@@ -90,10 +90,10 @@ export async function provisionDatabase(backend: Backend): Promise<ProvisionedDa
   };
 }
 
-/** The backend the ACME integration and interop suites use in this run (AKAMU_TEST_BACKEND, default sqlite). */
+/** The backend the ACME integration and interop suites use in this run (TEST_DB_BACKEND, default sqlite). */
 export function currentBackend(): Backend {
-  const b = process.env.AKAMU_TEST_BACKEND ?? 'sqlite';
+  const b = process.env.TEST_DB_BACKEND ?? 'sqlite';
   if (!(BACKENDS as readonly string[]).includes(b))
-    throw new Error(`AKAMU_TEST_BACKEND=${b} is not one of ${BACKENDS.join(', ')}`);
+    throw new Error(`TEST_DB_BACKEND=${b} is not one of ${BACKENDS.join(', ')}`);
   return b as Backend;
 }

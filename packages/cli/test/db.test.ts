@@ -13,7 +13,9 @@ import { runCli, show } from './helpers/run-cli.ts';
 describe('akamu db backup', () => {
   it('copies the SQLite database while the CA runs, and the copy holds its accounts', async (t) => {
     const dataDir = path.join(await mkdtemp(path.join(tmpdir(), 'akamu-db-')), 'data');
-    const ca = await startAkamu({ config: { data_dir: dataDir, database: { url: `sqlite:${path.join(dataDir, 'akamu.db')}` } } });
+    const ca = await startAkamu({
+      config: { data_dir: dataDir, database: { url: `sqlite:${path.join(dataDir, 'akamu.db')}` } },
+    });
     t.after(() => ca.stop());
     const client = new AcmeClient({
       directoryUrl: ca.directoryUrl,
@@ -27,7 +29,9 @@ describe('akamu db backup', () => {
     assert.equal(r.code, EXIT.OK, show(r));
     assert.equal(r.json?.backup, out);
     const copy = new DatabaseSync(out, { readOnly: true });
-    const row = copy.prepare('select count(*) as n from accounts where id = ?').get(url.split('/').at(-1)!) as { n: number };
+    const row = copy
+      .prepare('select count(*) as n from accounts where id = ?')
+      .get(url.split('/').at(-1)!) as { n: number };
     copy.close();
     assert.equal(row.n, 1);
     const again = await runCli(['db', 'backup', '-c', ca.configFile, '-o', out]);

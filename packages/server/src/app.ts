@@ -1,5 +1,4 @@
-import { createPublicKey } from 'node:crypto';
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -77,7 +76,6 @@ export interface AkamuServer {
   listen(): Promise<string>;
   close(): Promise<void>;
 }
-
 
 /**
  * The composition root: the only module that knows every component. Builds storage, CA, nonces, VA, RA

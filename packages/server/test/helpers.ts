@@ -11,6 +11,8 @@ export interface TestCa {
   caBundle: string;
   solver: Http01Solver;
   dataDir: string;
+  /** The database.url the server uses (a fresh PostgreSQL/MariaDB database, or the SQLite file). */
+  databaseUrl: string;
   /** A client with a fresh account key (not yet registered). */
   client(spec?: KeySpec): AcmeClient;
   /** A client with a registered account. */
@@ -26,7 +28,7 @@ export interface TestCa {
  */
 export async function startTestCa(config: ConfigInput = {}, deps: ServerDeps = {}): Promise<TestCa> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'akamu-test-'));
-  // The database backend of this test run (AKAMU_TEST_BACKEND): a fresh database, dropped on close.
+  // The database backend of this test run (TEST_DB_BACKEND): a fresh database, dropped on close.
   const database = config.database?.url ? undefined : await provisionDatabase(currentBackend());
   const solver = new Http01Solver({ port: 0, host: '127.0.0.1' });
   await solver.start();
@@ -50,6 +52,7 @@ export async function startTestCa(config: ConfigInput = {}, deps: ServerDeps = {
     caBundle: server.rootCertPem,
     solver,
     dataDir,
+    databaseUrl: database?.url ?? config.database?.url ?? `sqlite:${path.join(dataDir, 'akamu.db')}`,
     client(spec: KeySpec = 'ec:P-256') {
       const c = new AcmeClient({
         directoryUrl,

@@ -17,7 +17,11 @@ export function registerDb(program: Command): void {
   const db = program.command('db').description('the database');
   db.command('backup')
     .description('copy the SQLite database while akamu runs (SQLite online backup API)')
-    .option('-c, --config <file>', 'the server TOML configuration (for data_dir and [database])', process.env.AKAMU_CONFIG)
+    .option(
+      '-c, --config <file>',
+      'the server TOML configuration (for data_dir and [database])',
+      process.env.AKAMU_CONFIG,
+    )
     .requiredOption('-o, --out <file>', 'where to write the copy (must not exist)')
     .option('--json', 'print one JSON object on stdout')
     .action((opts: DbOptions) =>

@@ -36,7 +36,10 @@ export function dialectOf(url: string): SqlDialectName {
  * process crashes; a power loss may lose the last transactions). PostgreSQL: node-postgres pool.
  * MariaDB/MySQL: mysql2 pool. All three are pure JavaScript (no native addon).
  */
-export function connect(url: string, opts: ConnectOptions): { db: Kysely<Database>; dialect: SqlDialectName } {
+export function connect(
+  url: string,
+  opts: ConnectOptions,
+): { db: Kysely<Database>; dialect: SqlDialectName } {
   const dialect = dialectOf(url);
   if (dialect === 'sqlite') {
     const file = url.slice('sqlite:'.length);

@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+import { type ConnectOptions, connect } from './connect.ts';
+import type { SqlDialectName } from './dialect.ts';
 import * as createAcmeTables from './migrations/2026_11_23_000000_create_acme_tables.ts';
 import * as createAccountKeyHistory from './migrations/2026_11_24_010000_create_account_key_history.ts';
 import * as createAuthorityTokenUses from './migrations/2026_11_24_020000_create_authority_token_uses.ts';
@@ -8,8 +10,6 @@ import * as createCrlNumbers from './migrations/2026_11_25_010000_create_crl_num
 import * as createRenewalTables from './migrations/2026_11_25_020000_create_renewal_tables.ts';
 import * as createLeases from './migrations/2026_11_26_010000_create_leases.ts';
 import * as createEabKeys from './migrations/2026_11_27_010000_create_eab_keys.ts';
-import { type ConnectOptions, connect } from './connect.ts';
-import type { SqlDialectName } from './dialect.ts';
 import type { Database } from './tables.ts';
 
 /** Every migration, in order. Names are their file names; new ones are appended, old ones never change. */
@@ -44,7 +44,10 @@ export function openDatabase(
 }
 
 /** Runs pending migrations; refuses a schema newer than this build knows. */
-export async function migrateToLatest(db: Kysely<Database>, dialect: SqlDialectName = 'sqlite'): Promise<void> {
+export async function migrateToLatest(
+  db: Kysely<Database>,
+  dialect: SqlDialectName = 'sqlite',
+): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
   // PostgreSQL: keep Kysely's bookkeeping tables in the schema akamu works in (search_path), so several
   // akamu schemas in one database never see each other's migration state.

@@ -61,6 +61,10 @@ export async function nextCrlNumber(
 
 /** The scope's current CRL number (a primary-key read), 0 when it has none yet. */
 export async function currentCrlNumber(db: Kysely<Database>, scope: string): Promise<number> {
-  const row = await db.selectFrom('crl_numbers').select('crl_number').where('scope', '=', scope).executeTakeFirst();
+  const row = await db
+    .selectFrom('crl_numbers')
+    .select('crl_number')
+    .where('scope', '=', scope)
+    .executeTakeFirst();
   return row ? Number(row.crl_number) : 0;
 }

@@ -121,7 +121,11 @@ export class SqlStorageAuthority implements StorageAuthority {
         db.selectFrom('authorizations').select(AUTHZ_COLUMNS).where('id', '=', p('id')),
       ),
       challengesByAuthz: new PreparedQuery((p) =>
-        db.selectFrom('challenges').select(CHALLENGE_COLUMNS).where('authorization_id', '=', p('id')),
+        db
+          .selectFrom('challenges')
+          .select(CHALLENGE_COLUMNS)
+          .where('authorization_id', '=', p('id'))
+          .orderBy('type'),
       ),
       challengeById: new PreparedQuery((p) =>
         db.selectFrom('challenges').select(CHALLENGE_COLUMNS).where('id', '=', p('id')),
@@ -531,13 +535,16 @@ export class SqlStorageAuthority implements StorageAuthority {
       .execute();
     const out = [];
     for (const r of rows) {
-      const since = r.processing_since === null || r.processing_since === undefined ? null : Number(r.processing_since);
+      const since =
+        r.processing_since === null || r.processing_since === undefined ? null : Number(r.processing_since);
       const claimed = await this.#db
         .updateTable('challenges')
         .set({ processing_since: now })
         .where('id', '=', r.id)
         .where('status', '=', 'processing')
-        .where((eb) => (since === null ? eb('processing_since', 'is', null) : eb('processing_since', '=', since)))
+        .where((eb) =>
+          since === null ? eb('processing_since', 'is', null) : eb('processing_since', '=', since),
+        )
         .executeTakeFirst();
       if (Number(claimed.numUpdatedRows) !== 1) continue;
       const found = await this.getChallenge(r.id);
@@ -560,7 +567,6 @@ export class SqlStorageAuthority implements StorageAuthority {
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
-
 
   async beginFinalize(orderId: string, now: number): Promise<boolean> {
     const r = await this.#q.beginFinalize.execute(this.#db, { id: orderId, now });
@@ -644,6 +650,7 @@ export class SqlStorageAuthority implements StorageAuthority {
         'in',
         rows.map((r) => r.id),
       )
+      .orderBy('type')
       .execute();
     const byAuthz = new Map<string, Challenge[]>();
     for (const c of challenges) {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import type { AcmeClient } from '@akamu/client';
 import type { OrderJson } from '@akamu/protocol';
 import { FakeClock } from '../../src/clock.ts';
+import { openDatabase } from '../../src/sa/database.ts';
 import { startTestCa, type TestCa } from '../helpers.ts';
 import { finalize, json, post, problem, readyOrder } from './renewal-support.ts';
 
@@ -39,15 +39,18 @@ describe('STAR: short-term, automatically renewed certificates (RFC 8739)', () =
     return { ...ready, valid, starUrl: valid['star-certificate'] as string };
   }
 
-  const countCertificates = (orderUrl: string): number => {
-    const db = new DatabaseSync(path.join(ca.dataDir, 'akamu.db'), { readOnly: true });
+  /** Certificates stored for an order, read from the database the server uses (any backend). */
+  const countCertificates = async (orderUrl: string): Promise<number> => {
+    const { db, close } = openDatabase(ca.databaseUrl);
     try {
-      const row = db
-        .prepare('SELECT count(*) AS n FROM certificates WHERE order_id = ?')
-        .get(orderUrl.split('/').at(-1)!) as { n: number };
+      const row = await db
+        .selectFrom('certificates')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('order_id', '=', orderUrl.split('/').at(-1)!)
+        .executeTakeFirstOrThrow();
       return Number(row.n);
     } finally {
-      db.close();
+      await close();
     }
   };
 
@@ -115,12 +118,12 @@ describe('STAR: short-term, automatically renewed certificates (RFC 8739)', () =
     clock.advance(5_000);
     const both = await Promise.all([ca.server.renewals!.renewDue(), ca.server.renewals!.renewDue()]);
     assert.equal(both[0] + both[1], 1, 'two passes at once issue a slot once');
-    assert.equal(countCertificates(url), 3);
+    assert.equal(await countCertificates(url), 3);
 
     clock.advance(10_000);
     await ca.restart();
     await ca.server.starLoop!.runOnce();
-    assert.equal(countCertificates(url), 4, 'the slot due while restarting was issued once');
+    assert.equal(await countCertificates(url), 4, 'the slot due while restarting was issued once');
     assert.equal(await ca.server.starLoop!.runOnce(), 0);
 
     clock.advance(10_000);
@@ -128,7 +131,7 @@ describe('STAR: short-term, automatically renewed certificates (RFC 8739)', () =
     assert.equal(last.notBefore, second(t0 + 30_000));
     assert.equal(last.notAfter, second(t0 + 40_000), 'the last certificate ends at end-date');
     assert.equal(await ca.server.starLoop!.runOnce(), 0, 'no certificate after end-date');
-    assert.equal(countCertificates(url), 4);
+    assert.equal(await countCertificates(url), 4);
 
     clock.advance(5_000);
     const expired = await problem(post(client, starUrl, ''));
@@ -193,10 +196,10 @@ describe('STAR: short-term, automatically renewed certificates (RFC 8739)', () =
     }
     const again = await problem(post(client, star.url, { status: 'canceled' }));
     assert.equal(again.type, 'urn:ietf:params:acme:error:autoRenewalCancellationInvalid');
-    const before = countCertificates(star.url);
+    const before = await countCertificates(star.url);
     clock.advance(30_000);
     await ca.server.starLoop!.runOnce();
-    assert.equal(countCertificates(star.url), before, 'a canceled order is never renewed');
+    assert.equal(await countCertificates(star.url), before, 'a canceled order is never renewed');
 
     const plain = await readyOrder(ca, client, {
       identifiers: [{ type: 'dns', value: 'plain.star.example.localhost' }],
@@ -216,7 +219,7 @@ describe('STAR: short-term, automatically renewed certificates (RFC 8739)', () =
     await client.deactivateAccount();
     clock.advance(10_000);
     await ca.server.starLoop!.runOnce();
-    assert.equal(countCertificates(star.url), 1);
+    assert.equal(await countCertificates(star.url), 1);
   });
 
   it('answers bad input on the renewal resources with problems, never a 500', async () => {

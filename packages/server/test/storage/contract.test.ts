@@ -3,7 +3,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BACKENDS, backendSkipReason, type ProvisionedDatabase, provisionDatabase } from '../../../../test/support/databases.ts';
+import {
+  BACKENDS,
+  backendSkipReason,
+  type ProvisionedDatabase,
+  provisionDatabase,
+} from '../../../../test/support/databases.ts';
 import type { Account, Authorization, Certificate, Order } from '../../src/core/types.ts';
 import { migrateToLatest, openDatabase } from '../../src/sa/database.ts';
 import { SqlStorageAuthority } from '../../src/sa/sql-storage-authority.ts';
@@ -27,7 +32,11 @@ const account = (over: Partial<Account> = {}): Account => ({
   ...over,
 });
 
-const authorization = (accountId: string, value: string, over: Partial<Authorization> = {}): Authorization => {
+const authorization = (
+  accountId: string,
+  value: string,
+  over: Partial<Authorization> = {},
+): Authorization => {
   const authzId = id('az');
   return {
     id: authzId,
@@ -38,7 +47,15 @@ const authorization = (accountId: string, value: string, over: Partial<Authoriza
     expiresAt: now + 86_400_000,
     createdAt: now,
     challenges: [
-      { id: id('ch'), authorizationId: authzId, type: 'http-01', token: id('tok'), status: 'pending', validatedAt: null, error: null },
+      {
+        id: id('ch'),
+        authorizationId: authzId,
+        type: 'http-01',
+        token: id('tok'),
+        status: 'pending',
+        validatedAt: null,
+        error: null,
+      },
     ],
     ...over,
   };
@@ -83,7 +100,8 @@ for (const backend of BACKENDS) {
     before(async () => {
       if (skip) return;
       provisioned = await provisionDatabase(backend);
-      const url = provisioned.url ?? `sqlite:${path.join(mkdtempSync(path.join(tmpdir(), 'akamu-sa-')), 'akamu.db')}`;
+      const url =
+        provisioned.url ?? `sqlite:${path.join(mkdtempSync(path.join(tmpdir(), 'akamu-sa-')), 'akamu.db')}`;
       const opened = openDatabase(url);
       await migrateToLatest(opened.db, opened.dialect);
       await migrateToLatest(opened.db, opened.dialect); // idempotent
@@ -96,13 +114,17 @@ for (const backend of BACKENDS) {
     });
 
     it('settings: the first writer wins, also under concurrency', { skip }, async () => {
-      const values = await Promise.all(['a', 'b', 'c', 'd'].map((v) => sa.getOrCreateSetting('contract_key', v)));
+      const values = await Promise.all(
+        ['a', 'b', 'c', 'd'].map((v) => sa.getOrCreateSetting('contract_key', v)),
+      );
       assert.equal(new Set(values).size, 1);
       assert.equal(await sa.getOrCreateSetting('contract_key', 'z'), values[0]);
     });
 
     it('nonces: a nonce is consumed exactly once, even by concurrent requests', { skip }, async () => {
-      const results = await Promise.all(Array.from({ length: 8 }, () => sa.consumeNonce('nonce-race', now + 1000)));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => sa.consumeNonce('nonce-race', now + 1000)),
+      );
       assert.equal(results.filter(Boolean).length, 1);
       assert.equal(await sa.consumeNonce('nonce-other', now - 1), true);
       assert.equal(await sa.deleteExpiredNonces(now), 1);
@@ -122,16 +144,24 @@ for (const backend of BACKENDS) {
       assert.deepEqual(updated?.contact, ['mailto:b@example.com']);
       const b = account();
       await sa.createAccount(b);
-      assert.equal(await sa.changeAccountKey(a.id, a.thumbprint, { thumbprint: b.thumbprint, jwk: b.jwk }), 'conflict');
+      assert.equal(
+        await sa.changeAccountKey(a.id, a.thumbprint, { thumbprint: b.thumbprint, jwk: b.jwk }),
+        'conflict',
+      );
       assert.equal(await sa.changeAccountKey(a.id, 'stale', { thumbprint: id('tp'), jwk: b.jwk }), 'stale');
       const fresh = id('tp');
-      assert.equal(await sa.changeAccountKey(a.id, a.thumbprint, { thumbprint: fresh, jwk: { kty: 'OKP' } }), 'changed');
+      assert.equal(
+        await sa.changeAccountKey(a.id, a.thumbprint, { thumbprint: fresh, jwk: { kty: 'OKP' } }),
+        'changed',
+      );
       assert.equal((await sa.getAccountByThumbprint(fresh))?.id, a.id);
       const deactivated = await sa.updateAccount(b.id, { status: 'deactivated' });
       assert.equal(deactivated?.status, 'deactivated');
     });
 
-    it('orders: created with their authorizations in one transaction, listed in pages', { skip }, async () => {
+    it('orders: created with their authorizations in one transaction, listed in pages', {
+      skip,
+    }, async () => {
       const a = account();
       await sa.createAccount(a);
       const ids: string[] = [];
@@ -158,7 +188,9 @@ for (const backend of BACKENDS) {
       assert.equal(await sa.getAuthorization(authz.id), undefined);
     });
 
-    it('challenges: start exactly once; validation moves challenge and authorization together', { skip }, async () => {
+    it('challenges: start exactly once; validation moves challenge and authorization together', {
+      skip,
+    }, async () => {
       const a = account();
       await sa.createAccount(a);
       const authz = authorization(a.id, 'validate.example.com');
@@ -168,10 +200,21 @@ for (const backend of BACKENDS) {
       assert.equal(starts.filter(Boolean).length, 1);
       // Not abandoned yet; once it is, exactly one of several racing nodes claims it.
       assert.equal((await sa.claimAbandonedChallenges(now - 1, now)).length, 0);
-      const claims = await Promise.all(Array.from({ length: 4 }, () => sa.claimAbandonedChallenges(now + 1, now + 2)));
-      assert.deepEqual(claims.map((c) => c.filter((x) => x.challenge.id === chId).length).sort(), [0, 0, 0, 1]);
-      assert.equal(await sa.recordValidation(chId, authz.id, { valid: true, at: now, expiresAt: now + 5000 }), true);
-      assert.equal(await sa.recordValidation(chId, authz.id, { valid: true, at: now, expiresAt: now + 5000 }), false);
+      const claims = await Promise.all(
+        Array.from({ length: 4 }, () => sa.claimAbandonedChallenges(now + 1, now + 2)),
+      );
+      assert.deepEqual(
+        claims.map((c) => c.filter((x) => x.challenge.id === chId).length).sort(),
+        [0, 0, 0, 1],
+      );
+      assert.equal(
+        await sa.recordValidation(chId, authz.id, { valid: true, at: now, expiresAt: now + 5000 }),
+        true,
+      );
+      assert.equal(
+        await sa.recordValidation(chId, authz.id, { valid: true, at: now, expiresAt: now + 5000 }),
+        false,
+      );
       const found = await sa.getChallenge(chId);
       assert.equal(found?.challenge.status, 'valid');
       assert.equal(found?.authorization.status, 'valid');
@@ -182,7 +225,9 @@ for (const backend of BACKENDS) {
       assert.equal(await sa.deactivateAuthorization(authz.id), false);
     });
 
-    it('finalize: begins exactly once; the certificate and the valid order land together', { skip }, async () => {
+    it('finalize: begins exactly once; the certificate and the valid order land together', {
+      skip,
+    }, async () => {
       const a = account();
       await sa.createAccount(a);
       const authz = authorization(a.id, 'final.example.com', { status: 'valid' });
@@ -205,16 +250,34 @@ for (const backend of BACKENDS) {
       const other = order(a.id, [authz]);
       await sa.createOrder(other, []);
       await sa.beginFinalize(other.id, now);
-      await assert.rejects(sa.completeFinalize(other.id, { ...certificate(a.id, other.id), serial: cert.serial }));
+      await assert.rejects(
+        sa.completeFinalize(other.id, { ...certificate(a.id, other.id), serial: cert.serial }),
+      );
     });
 
-    it('leases: one holder at a time; renewable by its holder; taken over once expired', { skip }, async () => {
-      const racers = await Promise.all(['n1', 'n2', 'n3', 'n4'].map((h) => sa.tryAcquireLease('contract-lease', h, now + 1000, now)));
+    it('leases: one holder at a time; renewable by its holder; taken over once expired', {
+      skip,
+    }, async () => {
+      const racers = await Promise.all(
+        ['n1', 'n2', 'n3', 'n4'].map((h) => sa.tryAcquireLease('contract-lease', h, now + 1000, now)),
+      );
       assert.equal(racers.filter(Boolean).length, 1);
       const holder = ['n1', 'n2', 'n3', 'n4'][racers.indexOf(true)]!;
-      assert.equal(await sa.tryAcquireLease('contract-lease', holder, now + 2000, now + 500), true, 'renewed');
-      assert.equal(await sa.tryAcquireLease('contract-lease', 'other', now + 3000, now + 1500), false, 'still held');
-      assert.equal(await sa.tryAcquireLease('contract-lease', 'other', now + 5000, now + 2500), true, 'expired: taken over');
+      assert.equal(
+        await sa.tryAcquireLease('contract-lease', holder, now + 2000, now + 500),
+        true,
+        'renewed',
+      );
+      assert.equal(
+        await sa.tryAcquireLease('contract-lease', 'other', now + 3000, now + 1500),
+        false,
+        'still held',
+      );
+      assert.equal(
+        await sa.tryAcquireLease('contract-lease', 'other', now + 5000, now + 2500),
+        true,
+        'expired: taken over',
+      );
     });
 
     it('stale finalizations fail; revocation applies exactly once', { skip }, async () => {
@@ -223,7 +286,11 @@ for (const backend of BACKENDS) {
       const o = order(a.id, []);
       await sa.createOrder(o, []);
       await sa.beginFinalize(o.id, now - 120_000);
-      const problem = { type: 'urn:ietf:params:acme:error:serverInternal', detail: 'interrupted', status: 500 };
+      const problem = {
+        type: 'urn:ietf:params:acme:error:serverInternal',
+        detail: 'interrupted',
+        status: 500,
+      };
       assert.ok((await sa.failStaleProcessingOrders(now - 60_000, problem)) >= 1);
       assert.deepEqual((await sa.getOrder(o.id))?.error, problem);
 
@@ -232,7 +299,9 @@ for (const backend of BACKENDS) {
       await sa.beginFinalize(o2.id, now);
       const cert = certificate(a.id, o2.id);
       await sa.completeFinalize(o2.id, cert);
-      const revokes = await Promise.all(Array.from({ length: 5 }, () => sa.revokeCertificate(cert.id, 1, now)));
+      const revokes = await Promise.all(
+        Array.from({ length: 5 }, () => sa.revokeCertificate(cert.id, 1, now)),
+      );
       assert.equal(revokes.filter(Boolean).length, 1);
       const revoked = await sa.getCertificate(cert.id);
       assert.equal(revoked?.status, 'revoked');

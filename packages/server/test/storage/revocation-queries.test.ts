@@ -82,7 +82,7 @@ for (const backend of BACKENDS) {
       );
     });
 
-    it('hands out CRL numbers 1, 2, 3… per scope, never the same one twice under concurrency', {
+    it('hands out CRL numbers 1, 2, 3… per scope, never the same one twice under concurrency, and reads the current one', {
       skip,
     }, async () => {
       assert.equal(await sa.nextCrlNumber('full', now), 1);
@@ -94,6 +94,9 @@ for (const backend of BACKENDS) {
         [1, 2, 3, 4, 5, 6, 7, 8],
       );
       assert.equal(await sa.nextCrlNumber('full', now), 3);
+      assert.equal(await sa.currentCrlNumber('full'), 3, 'reading does not increment');
+      assert.equal(await sa.currentCrlNumber('full'), 3);
+      assert.equal(await sa.currentCrlNumber('never-used'), 0);
     });
   });
 }

@@ -10,10 +10,18 @@ export function registerAuthz(app: FastifyInstance, ctx: WfeContext): void {
     let authz = await ctx.sa.getAuthorization(request.params.id);
     if (!authz) throw notFound('authorization');
     assertOwner(account, authz.accountId, 'authorization');
-    // A poll while a challenge is processing is answered when the validation ends (or after the hold).
-    if (payload === undefined && authz.challenges.some((c) => c.status === 'processing')) {
-      if (await ctx.ra.awaitValidation(authz.id, ctx.pollHoldMs))
-        authz = (await ctx.sa.getAuthorization(authz.id)) ?? authz;
+    // A poll while a challenge is being validated is answered when the validation ends (or after the
+    // hold). A pending authorization with a challenge no longer pending was read while its outcome was
+    // being committed (the authorization and its challenges are two reads): read it again.
+    if (
+      payload === undefined &&
+      authz.status === 'pending' &&
+      authz.challenges.some((c) => c.status !== 'pending')
+    ) {
+      authz =
+        (await ctx.ra.awaitValidation(authz.id, ctx.pollHoldMs)) ??
+        (await ctx.sa.getAuthorization(authz.id)) ??
+        authz;
     }
     const updated = await ctx.ra.updateAuthorization(authz, payload);
     return sendJson(
