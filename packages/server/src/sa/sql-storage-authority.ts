@@ -260,7 +260,7 @@ export class SqlStorageAuthority implements StorageAuthority {
         }
         return out;
       });
-      batch.forEach((n, i) => n.resolve(results[i]!));
+      for (const [i, n] of batch.entries()) n.resolve(results[i]!);
     } catch (e) {
       for (const n of batch) n.reject(e);
     }

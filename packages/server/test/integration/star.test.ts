@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AcmeClient } from '@akamu/client';
 import type { OrderJson } from '@akamu/protocol';
