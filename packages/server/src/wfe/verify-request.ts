@@ -77,6 +77,8 @@ export class RequestVerifier {
     if (jws.header.jwk === undefined) throw malformed('this resource requires a "jwk", not a "kid"');
     const jwk = importJwk(jws.header.jwk, jws.header.alg);
     await this.#finish(jws, jwk.key);
+    // A new account's next requests come by kid: keep the key imported (and checked for this alg) now.
+    this.#remember(jwk.thumbprint, jwk.key, jws.header.alg);
     return { jws, payload: jws.payload, jwk, key: jwk.key };
   }
 
@@ -122,9 +124,15 @@ export class RequestVerifier {
     if (cached && cached.alg === alg) return cached.key;
     const key = cached?.key ?? importJwk(account.jwk as Jwk, alg).key;
     checkKeyMatchesAlg(key, alg);
-    if (!cached && this.#keys.size >= this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value!);
-    this.#keys.set(account.thumbprint, { key, alg });
+    this.#remember(account.thumbprint, key, alg);
     return key;
+  }
+
+  #remember(thumbprint: string, key: KeyObject, alg: JwsAlgorithm): void {
+    if (!this.#keys.has(thumbprint) && this.#keys.size >= this.#maxKeys) {
+      this.#keys.delete(this.#keys.keys().next().value!);
+    }
+    this.#keys.set(thumbprint, { key, alg });
   }
 
   async #finish(jws: FlattenedJws, key: KeyObject): Promise<void> {
