@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerAccount } from './commands/account.ts';
+import { registerAdmin } from './commands/admin.ts';
 import { registerCa } from './commands/ca.ts';
 import { registerCertificate } from './commands/certificate.ts';
 import { registerDaemon } from './commands/daemon.ts';
@@ -23,12 +24,15 @@ registerAccount(program);
 registerCertificate(program);
 registerDaemon(program);
 registerDb(program);
+registerAdmin(program);
 registerTlsAlpnResponder(program);
 
-for (const cmd of program.commands) {
+// Every level (`akamu admin accounts list` is three deep) reports usage errors as exit code 64.
+const overrideExit = (cmd: Command): void => {
   cmd.exitOverride();
-  for (const sub of cmd.commands) sub.exitOverride();
-}
+  for (const sub of cmd.commands) overrideExit(sub);
+};
+for (const cmd of program.commands) overrideExit(cmd);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -3,7 +3,7 @@ import { b64u } from './base64url.ts';
 
 export type Jwk = Record<string, unknown> & { kty: string };
 
-/** RFC 7638 §3.2: the required members, in lexicographic order. */
+/** RFC 7638 §3.2: the required members, in lexicographic order (AKP: draft-ietf-cose-dilithium §6). */
 const THUMBPRINT_MEMBERS: Record<string, string[]> = {
   EC: ['crv', 'kty', 'x', 'y'],
   RSA: ['e', 'kty', 'n'],
@@ -13,7 +13,8 @@ const THUMBPRINT_MEMBERS: Record<string, string[]> = {
 
 /**
  * Only the public members of a JWK (RFC 7518 §6.2.1, §6.3.1; RFC 8037 §2): EC kty crv x y,
- * RSA kty n e, OKP kty crv x. Throws a TypeError on any other key type.
+ * RSA kty n e, OKP kty crv x; draft-ietf-cose-dilithium AKP kty alg pub. Throws a TypeError on any other
+ * key type.
  */
 export function publicJwk(jwk: Jwk): Jwk {
   switch (jwk.kty) {
@@ -23,6 +24,8 @@ export function publicJwk(jwk: Jwk): Jwk {
       return { kty: 'RSA', n: jwk.n, e: jwk.e };
     case 'OKP':
       return { kty: 'OKP', crv: jwk.crv, x: jwk.x };
+    case 'AKP': // draft-ietf-cose-dilithium §3: alg is required, priv must not be present.
+      return { kty: 'AKP', alg: jwk.alg, pub: jwk.pub };
     default:
       throw new TypeError(`unsupported JWK key type ${String(jwk.kty)}`);
   }

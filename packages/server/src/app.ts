@@ -1,30 +1,46 @@
-import { createPublicKey, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { derToPem } from '@akamu/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { type CaMaterial, issueServerCertificate, loadOrCreateCa } from './ca/ca-store.ts';
+import type { CertificateIdentity } from './admin/auth.ts';
+import { setUpAdmin } from './admin/setup.ts';
+import { AuditFile } from './audit/audit-file.ts';
+import { configLoadedEvent } from './audit/config-event.ts';
+import { type CaMaterial, loadOrCreateCa } from './ca/ca-store.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type Config, ConfigError, type ConfigInput, parseConfig } from './config.ts';
+import { auditEvent } from './core/audit.ts';
+import { registerHealth } from './health.ts';
+import { loggerOptions, requestIdGenerator } from './logging.ts';
+import { AkamuMetrics } from './metrics.ts';
 import { HmacNonceService } from './nonce/nonce-service.ts';
 import { CaaChecker } from './ra/caa.ts';
 import { buildEabAuthority, checkEabKeyProfiles, type EabAuthority } from './ra/eab-authority.ts';
 import { ProfileCatalog } from './ra/profiles.ts';
+import { RateLimiter } from './ra/rate-limits.ts';
 import { RegistrationAuthority } from './ra/registration-authority.ts';
 import { RenewalAuthority } from './ra/renewal-authority.ts';
 import { StarLoop } from './ra/star-loop.ts';
 import { RevocationServices } from './revocation/revocation-services.ts';
+import { type AdminStorage, SqlAdminStorage } from './sa/admin-storage.ts';
+import { type AuditQuery, queryAuditEvents, SqlAuditLog } from './sa/audit-storage.ts';
 import {
   type AuthorityTokenLedger,
   MemoryAuthorityTokenLedger,
   SqlAuthorityTokenLedger,
 } from './sa/authority-token-ledger.ts';
+import type { PoolStats } from './sa/connect.ts';
 import { migrateToLatest, openDatabase } from './sa/database.ts';
+import { type RateLimitStore, SqlRateLimitStore } from './sa/rate-limit-storage.ts';
 import { type EabStorage, SqlEabStorage } from './sa/eab-storage.ts';
 import { type RenewalStorage, SqlRenewalStorage } from './sa/renewal-storage.ts';
 import { SqlStorageAuthority } from './sa/sql-storage-authority.ts';
 import type { StorageAuthority } from './sa/storage-authority.ts';
+import { ClientTrust, clientAuthEnabled, registerClientAuth } from './tls/client-auth.ts';
+import { TlsListener } from './tls/tls-listener.ts';
 import { Dns01Validator } from './va/dns-01.ts';
 import { DnsPersist01Validator } from './va/dns-persist-01.ts';
 import { DnsHostResolver, DnsResolver } from './va/dns-resolver.ts';
@@ -52,6 +68,8 @@ export interface ServerDeps {
   /** Extra or replacement challenge validators, by type; they take precedence over the built-in ones. */
   validators?: ChallengeValidator[];
   resolver?: HostResolver;
+  /** The verified client certificate of an admin request (default: the TLS layer's, docs/admin-api.md). */
+  adminCertificateIdentity?: CertificateIdentity;
   /** A pino logger options object or false; default: pino at server.log_level. */
   logger?: boolean | Record<string, unknown>;
 }
@@ -72,6 +90,12 @@ export interface AkamuServer {
   /** PEM of the root CA clients should trust (the top of the chain when the operator supplied one). */
   readonly rootCertPem: string;
   readonly rootCertPath: string | undefined;
+  /** The HTTPS listener's certificate and secure context (docs/tls.md); undefined without TLS. */
+  readonly tls: TlsListener | undefined;
+  /** Re-reads the TLS certificate files (or issues a new certificate) and client trust anchors, without a restart. */
+  reloadTls(): Promise<void>;
+  /** The audit log (queryAuditEvents; docs/operations.md); undefined when an embedder's storage replaced SQL. */
+  readonly audit: SqlAuditLog | undefined;
   /** Starts listening; resolves to the directory URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -96,6 +120,18 @@ export async function createServer(
   let renewalStorage = deps.renewalStorage;
   let eabStorage = deps.eabStorage;
   let tokenLedger: AuthorityTokenLedger = new MemoryAuthorityTokenLedger();
+  let adminStorage: AdminStorage | undefined;
+  let auditQuery: ((filter: AuditQuery) => ReturnType<typeof queryAuditEvents>) | undefined;
+  let rateLimitStore: RateLimitStore | undefined;
+  let poolStats: (() => PoolStats) | undefined;
+  // The audit log (docs/operations.md): events go to the database with their changes, and once committed
+  // also to `[audit] file` as JSON lines.
+  const auditFile = config.audit.file
+    ? new AuditFile(config.audit.file, (err) => app.log.error({ err }, 'writing the audit file failed'))
+    : undefined;
+  const publishAudit =
+    auditFile && ((events: Parameters<AuditFile['append']>[0]) => auditFile.append(events));
+  let auditLog: SqlAuditLog | undefined;
   if (!storage) {
     const url = config.database.url || `sqlite:${path.join(dataDir, 'akamu.db')}`;
     const opened = openDatabase(url, {
@@ -108,16 +144,23 @@ export async function createServer(
       throw e;
     });
     tokenLedger = new SqlAuthorityTokenLedger(opened.db);
-    renewalStorage ??= new SqlRenewalStorage(opened.db);
+    adminStorage = new SqlAdminStorage(opened.db, publishAudit);
+    auditQuery = (filter) => queryAuditEvents(opened.db, filter);
+    auditLog = new SqlAuditLog(opened.db, publishAudit);
+    rateLimitStore = new SqlRateLimitStore(opened.db, opened.dialect);
+    poolStats = opened.poolStats;
+    renewalStorage ??= new SqlRenewalStorage(opened.db, { publishAudit });
     const sqlStorage = new SqlStorageAuthority(opened.db, {
       dialect: opened.dialect,
       accountCacheMs: config.database.account_cache,
       now: () => clock.now(),
+      publishAudit,
     });
     storage = sqlStorage;
     eabStorage ??= new SqlEabStorage(opened.db, {
       dialect: opened.dialect,
       getAccountByThumbprint: (thumbprint) => sqlStorage.getAccountByThumbprint(thumbprint),
+      publishAudit,
     });
   }
   const sa = storage;
@@ -141,19 +184,46 @@ export async function createServer(
   const issuer = revocation.issuer;
   const rootCertPem = ca.rootCertDer ? derToPem(ca.rootCertDer) : derToPem(ca.chainDer.at(-1)!);
 
-  const https = serverTls(config, ca);
+  // The HTTPS listener and mutual TLS (tls/, docs/tls.md).
+  const clientTrust =
+    config.tls.client_ca_files.length > 0 ? new ClientTrust(config.tls.client_ca_files) : undefined;
+  const tlsListener = serverTls(config, ca, clock, clientTrust, () => app.log);
+  const https = tlsListener?.serverOptions();
   const app = Fastify({
-    logger: deps.logger ?? { level: config.server.log_level },
+    // Structured JSON logs with request ids and secrets redacted (logging.ts).
+    logger: loggerOptions(config.server.log_level, deps.logger),
+    genReqId: requestIdGenerator(config.server.trusted_proxies),
     bodyLimit: config.server.body_limit,
     trustProxy: config.server.behind_proxy ? config.server.trusted_proxies : false,
     return503OnClosing: true,
-    ...(https ? { https } : {}),
-  }) as unknown as FastifyInstance;
+    ...(https ? { https, http2: config.tls.http2 } : {}),
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  if (tlsListener && tlsListener.unsupportedGroups.length > 0) {
+    app.log.warn(
+      `tls.groups: ${tlsListener.unsupportedGroups.join(', ')} not supported by OpenSSL ${process.versions.openssl}; not offered`,
+    );
+  }
+  if (clientAuthEnabled(config.tls)) {
+    if (!clientTrust) throw new ConfigError('tls.client_ca_files: client certificates need trust anchors');
+    const ourIssuer = new X509Certificate(ca.issuerCertDer);
+    registerClientAuth(app, {
+      tls: config.tls,
+      trust: clientTrust,
+      now: () => clock.now(),
+      isRevoked: async (serial) => (await sa.getCertificateBySerial(serial))?.status === 'revoked',
+      issuedByUs: (leaf) => leaf.checkIssued(ourIssuer) && leaf.verify(ourIssuer.publicKey),
+    });
+  }
 
   const urls = new AcmeUrls();
   if (config.server.base_url) urls.setBase(config.server.base_url);
 
-  const nonces = await HmacNonceService.create(sa, clock, config.acme.nonce_lifetime);
+  const metrics = config.metrics.enabled ? new AkamuMetrics(poolStats ? { poolStats } : {}) : undefined;
+  const hmacNonces = await HmacNonceService.create(sa, clock, config.acme.nonce_lifetime);
+  const nonces = metrics ? metrics.countNonces(hmacNonces) : hmacNonces;
+  const rateLimits =
+    rateLimitStore &&
+    new RateLimiter(config.rate_limits, rateLimitStore, clock, (limit) => metrics?.rateLimited(limit));
   const dnsResolver = new DnsResolver({
     servers: config.dns.resolvers,
     timeoutMs: config.dns.timeout,
@@ -212,11 +282,14 @@ export async function createServer(
       store: renewalStorage,
       clock,
       issuerKeyId: issuer.authorityKeyId,
-      issue: (req, order): Buffer =>
-        issuer.issue({
+      issue: (req, order): Buffer => {
+        const der = issuer.issue({
           ...req,
           ...ra.leafFieldsFor(order, createPublicKey({ key: req.spki, format: 'der', type: 'spki' })),
-        }),
+        });
+        metrics?.certificateIssued();
+        return der;
+      },
       delegationIdFromUrl: (url) => urls.delegationIdFromUrl(url),
       onBackgroundError: (err, what) => app.log.error({ err }, `${what} failed`),
       policy: {
@@ -242,8 +315,14 @@ export async function createServer(
     renewals,
     eab,
     accountUrl: (id) => urls.account(id),
+    nodeId: config.cluster.node_id || hostname(),
     onBackgroundError: (err, what) => app.log.error({ err }, `${what} failed`),
-    onRevoked: (serial) => revocation.revoked(serial),
+    onRevoked: (serial) => {
+      metrics?.revoked();
+      revocation.revoked(serial);
+    },
+    ...(rateLimits ? { rateLimits } : {}),
+    ...(metrics ? { metrics } : {}),
     profiles,
     caa:
       config.acme.caa_identities.length > 0
@@ -300,8 +379,23 @@ export async function createServer(
     pollHoldMs: config.acme.poll_hold,
     ordersPageSize: config.acme.orders_page_size,
   });
+  // Health, metrics and request ids (docs/operations.md).
+  registerHealth(app, { sa, ca });
+  if (metrics) metrics.register(app, config.metrics.path);
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('X-Request-Id', request.id);
+    done();
+  });
   app.get('/ca/root.pem', async (_req, reply) => reply.type('application/x-pem-file').send(rootCertPem));
   revocation.register(app);
+  if (config.admin.enabled) {
+    // The admin API (docs/admin-api.md): operators, roles, and the CA's management routes.
+    const adminCtx = { config, sa, ra, renewals, eab, profiles, ca, rootCertPem, revocation, clock, urls };
+    await setUpAdmin(app, { ...adminCtx, store: adminStorage }, {
+      auditQuery,
+      certificateIdentity: deps.adminCertificateIdentity,
+    });
+  }
   if (eab?.derivesKeys) {
     registerEab(app, eab, {
       principalHeader: config.eab.principal_header,
@@ -312,17 +406,37 @@ export async function createServer(
   // Background work shared by every node on the database (docs/clustering.md): the housekeeping sweep runs
   // on one node at a time (a lease); abandoned validations are claimed one by one (exactly once each).
   const nodeId = config.cluster.node_id || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  if (auditLog) {
+    // config.loaded: what this node started with (secrets redacted) and what changed since the last start.
+    const previous = (await auditLog.queryAuditEvents({ type: 'config.loaded', limit: 1 })).events[0];
+    await auditLog.record(
+      configLoadedEvent(config, previous, { actor: `node:${nodeId}`, source: null }, clock.now()),
+    );
+  }
   const sweep = async () => {
     const now = clock.now();
     const abandonedBefore = now - config.cluster.abandoned_after;
     await ra.resumeValidations(abandonedBefore);
     if (!(await sa.tryAcquireLease('sweep', nodeId, now + 2 * config.cluster.sweep_interval, now))) return;
     await sa.deleteExpiredNonces(now);
-    await sa.failStaleProcessingOrders(abandonedBefore, {
-      type: 'urn:ietf:params:acme:error:serverInternal',
-      detail: 'issuance was interrupted; place a new order',
-      status: 500,
-    });
+    await rateLimits?.deleteExpired(now);
+    const interrupted = 'issuance was interrupted; place a new order';
+    await sa.failStaleProcessingOrders(
+      abandonedBefore,
+      { type: 'urn:ietf:params:acme:error:serverInternal', detail: interrupted, status: 500 },
+      (orderId) =>
+        auditEvent(
+          { actor: `node:${nodeId}`, source: null },
+          now,
+          'order.invalid',
+          { type: 'order', id: orderId },
+          {
+            outcome: 'failure',
+            detail: interrupted,
+            details: { problemType: 'urn:ietf:params:acme:error:serverInternal' },
+          },
+        ),
+    );
   };
   let timer: NodeJS.Timeout | undefined;
 
@@ -338,8 +452,15 @@ export async function createServer(
     ca,
     rootCertPem,
     rootCertPath: ca.rootCertPath,
+    audit: auditLog,
+    tls: tlsListener,
+    async reloadTls() {
+      if (tlsListener) await tlsListener.reload();
+      else clientTrust?.reload();
+    },
     async listen() {
       await app.listen({ host: config.server.host, port: config.server.port });
+      tlsListener?.attach(app.server as unknown as TlsServer);
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.server.port;
       if (!config.server.base_url) {
@@ -359,28 +480,37 @@ export async function createServer(
     },
     async close() {
       if (timer) clearInterval(timer);
+      tlsListener?.stop();
       await revocation.stop();
       await starLoop?.stop();
       await app.close();
       va.close();
       await ra.drain();
       await sa.close();
+      auditFile?.close();
     },
   };
 }
 
-/** The HTTPS options: a certificate issued from our own CA (auto), operator files, or none (off / behind a proxy). */
-function serverTls(config: Config, ca: CaMaterial): { key: string; cert: string } | undefined {
+/** The TLS listener: a certificate issued from our own CA (auto), operator files, or none (off / behind a proxy). */
+function serverTls(
+  config: Config,
+  ca: CaMaterial,
+  clock: Clock,
+  clientTrust: ClientTrust | undefined,
+  log: () => FastifyInstance['log'],
+): TlsListener | undefined {
   if (config.tls.mode === 'off' || config.server.behind_proxy) return undefined;
-  if (config.tls.mode === 'files') {
-    if (!config.tls.cert_file || !config.tls.key_file) {
-      throw new Error('tls.mode = "files" needs tls.cert_file and tls.key_file');
-    }
-    return {
-      cert: readFileSync(config.tls.cert_file, 'utf8'),
-      key: readFileSync(config.tls.key_file, 'utf8'),
-    };
-  }
-  const issued = issueServerCertificate(ca, config.tls.hostnames, 90, config.ca.key_type);
-  return { key: issued.keyPem, cert: issued.certChainPem };
+  return new TlsListener({
+    tls: config.tls,
+    ca,
+    keyType: config.ca.key_type,
+    clock,
+    clientTrust,
+    log: {
+      info: (msg) => log().info(msg),
+      warn: (msg) => log().warn(msg),
+      error: (obj, msg) => log().error(obj, msg),
+    },
+  });
 }

@@ -3,8 +3,12 @@ import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { KEY_TYPES } from './ca/key-type.ts';
+import { adminConfigSchema } from './admin-config.ts';
+import { auditConfigSchema } from './audit/audit-config.ts';
 import { eabConfigSchema } from './eab-config.ts';
 import { issuancePolicySchemas } from './issuance-policy-config.ts';
+import { metricsConfigSchema, rateLimitsConfigSchema } from './operations-config.ts';
+import { tlsConfigSchema } from './tls/tls-config.ts';
 
 /**
  * One configuration schema, validated once at start. Every key has a safe default; unknown keys are
@@ -74,15 +78,8 @@ export const configSchema = z.strictObject({
       log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
-  tls: z
-    .strictObject({
-      /** auto: issue a server certificate from the built-in CA; files: cert_file/key_file; off: plain HTTP. */
-      mode: z.enum(['auto', 'files', 'off']).default('auto'),
-      hostnames: z.array(z.string().min(1)).min(1).default(['localhost', '127.0.0.1']),
-      cert_file: z.string().default(''),
-      key_file: z.string().default(''),
-    })
-    .prefault({}),
+  /** The HTTPS listener and mutual TLS (tls/tls-config.ts), docs/tls.md. */
+  tls: tlsConfigSchema(duration),
   database: z
     .strictObject({
       /** sqlite:<path> (default sqlite:<data_dir>/akamu.db), sqlite::memory:, postgres://…, mysql:// or mariadb://…. */
@@ -240,6 +237,14 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** External account binding keys (RFC 8555 §7.3.4), docs/eab.md; eab-config.ts. */
   eab: eabConfigSchema,
+  /** The audit log's JSON-lines file (docs/operations.md); audit/audit-config.ts. */
+  audit: auditConfigSchema,
+  /** Prometheus metrics (docs/operations.md); operations-config.ts. */
+  metrics: metricsConfigSchema,
+  /** Rate limits (RFC 8555 §6.6, docs/operations.md); operations-config.ts. */
+  rate_limits: rateLimitsConfigSchema(duration),
+  /** The admin API and its operators (admin-config.ts), docs/admin-api.md. */
+  admin: adminConfigSchema(duration),
   /** dns-persist-01 (draft-ietf-acme-dns-persist): off until issuer_domain_names is set. */
   dns_persist: z
     .strictObject({
@@ -343,5 +348,13 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   if (file) config.data_dir = path.resolve(path.dirname(file), config.data_dir);
   if (file)
     config.tkauth.trust_anchors = config.tkauth.trust_anchors.map((p) => path.resolve(path.dirname(file), p));
+  if (file && config.audit.file) config.audit.file = path.resolve(path.dirname(file), config.audit.file);
+  if (file) {
+    const tls = config.tls;
+    const resolve = (p: string) => (p === '' ? p : path.resolve(path.dirname(file), p));
+    tls.client_ca_files = tls.client_ca_files.map(resolve);
+    tls.cert_file = resolve(tls.cert_file);
+    tls.key_file = resolve(tls.key_file);
+  }
   return config;
 }

@@ -1,4 +1,6 @@
+export { OperatorRegistry } from './admin/auth.ts';
 export { type AkamuServer, createServer, type ServerDeps } from './app.ts';
+export { type Operator, type OperatorRole, SqlAdminStorage } from './sa/admin-storage.ts';
 export type { KeyType } from './ca/key-type.ts';
 export { type Clock, FakeClock, systemClock } from './clock.ts';
 export {

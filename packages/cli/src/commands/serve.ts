@@ -45,6 +45,15 @@ export function registerServe(program: Command): void {
         await server.close();
         process.exit(0);
       };
+      // SIGHUP: re-read the TLS certificate files and client trust anchors without a restart (docs/tls.md).
+      process.on('SIGHUP', () => {
+        server
+          .reloadTls()
+          .then(() => server.app.log.info('SIGHUP: TLS certificate and trust anchors reloaded'))
+          .catch((err) =>
+            server.app.log.error({ err }, 'SIGHUP: TLS reload failed; the previous certificate stays'),
+          );
+      });
       process.once('SIGINT', () => void stop('SIGINT'));
       process.once('SIGTERM', () => void stop('SIGTERM'));
     });

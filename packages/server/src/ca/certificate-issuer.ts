@@ -6,7 +6,7 @@
  * when the issuer is constructed, so issuing a leaf costs a few buffer copies, one SHA-1
  * and one signature.
  */
-import { createHash, createPublicKey, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import {
   bitString,
   boolean,
@@ -29,7 +29,14 @@ import {
   time,
   utf8String,
 } from '@akamu/protocol';
-import { type SignatureAlgorithm, signatureAlgorithmFor } from './key-type.ts';
+import {
+  type IssuerKey,
+  isExternalSigner,
+  issuerAlgorithm,
+  issuerSpki,
+  type SignatureAlgorithm,
+  signTbs,
+} from './key-type.ts';
 
 export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -76,7 +83,8 @@ export interface CaRequest {
 }
 
 export interface IssuerMaterial {
-  issuerKey: KeyObject;
+  /** A private KeyObject, or an ExternalSigner (EXPERIMENTAL composite ML-DSA, composite.ts). */
+  issuerKey: IssuerKey;
   issuerCertDer: Buffer;
 }
 
@@ -280,7 +288,7 @@ interface TbsFields {
 }
 
 /** Encodes the TBSCertificate and signs it into a Certificate (RFC 5280 §4.1.1). */
-function signCertificate(f: TbsFields, alg: SignatureAlgorithm, key: KeyObject): Buffer {
+function signCertificate(f: TbsFields, alg: SignatureAlgorithm, key: IssuerKey): Buffer {
   const tbs = sequence(
     VERSION_V3,
     integer(f.serial),
@@ -291,12 +299,12 @@ function signCertificate(f: TbsFields, alg: SignatureAlgorithm, key: KeyObject):
     f.spki,
     explicit(3, sequence(...f.extensions)),
   );
-  const signature = sign(alg.hash, tbs, key);
+  const signature = signTbs(alg, tbs, key);
   return sequence(tbs, alg.algorithmIdentifier, bitString(signature));
 }
 
 export interface SelfSignedCaOptions {
-  privateKey: KeyObject;
+  privateKey: IssuerKey;
   commonName: string;
   serial: Buffer;
   notBefore: Date;
@@ -308,8 +316,8 @@ export interface SelfSignedCaOptions {
 /** A self-signed root: CA:true, keyCertSign+cRLSign, SKI and a matching AKI. */
 export function createSelfSignedCa(opts: SelfSignedCaOptions): Buffer {
   checkSerial(opts.serial);
-  const spki = createPublicKey(opts.privateKey).export({ type: 'spki', format: 'der' });
-  const alg = signatureAlgorithmFor(opts.privateKey);
+  const spki = issuerSpki(opts.privateKey);
+  const alg = issuerAlgorithm(opts.privateKey);
   const name = commonNameToName(opts.commonName);
   const keyId = keyIdentifier(spki);
   return signCertificate(
@@ -383,7 +391,7 @@ export class CertificateIssuer {
   /** The issuer's key identifier, used as the AuthorityKeyIdentifier. */
   readonly authorityKeyId: Buffer;
   readonly signatureAlgorithm: SignatureAlgorithm;
-  #key: KeyObject;
+  #key: IssuerKey;
   #akiExt: Buffer;
   #defaultEku: Buffer;
   #ekuCache = new EncodingCache();
@@ -393,18 +401,19 @@ export class CertificateIssuer {
 
   constructor(material: IssuerMaterial) {
     const { issuerKey, issuerCertDer } = material;
-    if (issuerKey.type !== 'private') throw new TypeError('issuerKey must be a private key');
+    if (!isExternalSigner(issuerKey) && issuerKey.type !== 'private')
+      throw new TypeError('issuerKey must be a private key');
     let info: IssuerCertInfo;
     try {
       info = readIssuerCert(issuerCertDer);
     } catch (err) {
       throw new TypeError(`cannot parse the issuer certificate: ${(err as Error).message}`);
     }
-    const certKey = createPublicKey({ key: info.spki, format: 'der', type: 'spki' });
-    if (!createPublicKey(issuerKey).equals(certKey)) {
-      throw new Error('the issuer key does not match the issuer certificate');
-    }
-    this.signatureAlgorithm = signatureAlgorithmFor(issuerKey);
+    const matches = isExternalSigner(issuerKey)
+      ? issuerKey.spki.equals(info.spki)
+      : createPublicKey(issuerKey).equals(createPublicKey({ key: info.spki, format: 'der', type: 'spki' }));
+    if (!matches) throw new Error('the issuer key does not match the issuer certificate');
+    this.signatureAlgorithm = issuerAlgorithm(issuerKey);
     this.issuerName = info.subjectName;
     this.authorityKeyId = info.subjectKeyId ?? keyIdentifier(info.spki);
     this.#key = issuerKey;

@@ -5,7 +5,6 @@
  * extension of each reason code) is encoded once, so a CRL of 100,000 entries costs three small
  * allocations per entry, one copy into the final buffer and one signature.
  */
-import { type KeyObject, sign } from 'node:crypto';
 import {
   bitString,
   constructed,
@@ -18,7 +17,7 @@ import {
   tlv,
 } from '@akamu/protocol';
 import { extension } from './certificate-issuer.ts';
-import { type SignatureAlgorithm, signatureAlgorithmFor } from './key-type.ts';
+import { type IssuerKey, issuerAlgorithm, type SignatureAlgorithm, signTbs } from './key-type.ts';
 
 const OID_CRL_NUMBER = '2.5.29.20';
 const OID_REASON_CODE = '2.5.29.21';
@@ -182,14 +181,14 @@ export class CrlSigner {
   readonly #issuerName: Buffer;
   readonly #akiExt: Buffer;
   readonly #alg: SignatureAlgorithm;
-  readonly #key: KeyObject;
+  readonly #key: IssuerKey;
 
   /** `issuerName` is the issuer certificate's subject Name DER; `authorityKeyId` its key identifier. */
-  constructor(opts: { issuerName: Buffer; authorityKeyId: Buffer; key: KeyObject }) {
+  constructor(opts: { issuerName: Buffer; authorityKeyId: Buffer; key: IssuerKey }) {
     this.#issuerName = opts.issuerName;
     // RFC 5280 §5.2.1: conforming CRL issuers MUST include the AKI extension.
     this.#akiExt = extension(OID_AKI, false, sequence(implicit(0, opts.authorityKeyId)));
-    this.#alg = signatureAlgorithmFor(opts.key);
+    this.#alg = issuerAlgorithm(opts.key);
     this.#key = opts.key;
   }
 
@@ -224,7 +223,7 @@ export class CrlSigner {
     if (encoded.length > 0) parts.push(constructed(TAG.SEQUENCE, encoded));
     parts.push(explicit(0, sequence(...exts)));
     const tbs = sequence(...parts);
-    const signature = sign(this.#alg.hash, tbs, this.#key);
+    const signature = signTbs(this.#alg, tbs, this.#key);
     return sequence(tbs, this.#alg.algorithmIdentifier, bitString(signature));
   }
 }

@@ -55,7 +55,16 @@ export interface ParsedCsr {
 }
 
 export interface KeyDescription {
-  type: 'rsa' | 'rsa-pss' | 'ec' | 'ed25519' | 'ed448' | (string & {});
+  type:
+    | 'rsa'
+    | 'rsa-pss'
+    | 'ec'
+    | 'ed25519'
+    | 'ed448'
+    | 'ml-dsa-44'
+    | 'ml-dsa-65'
+    | 'ml-dsa-87'
+    | (string & {});
   /** RSA modulus length or EC field size. */
   bits?: number;
   /** 'P-256', 'P-384', 'P-521', or OpenSSL's name for other curves. */
@@ -87,7 +96,7 @@ export function describeKey(publicKey: KeyObject): KeyDescription {
   }
 }
 
-type SigKind = 'ecdsa' | 'rsa' | 'rsa-pss' | 'eddsa';
+type SigKind = 'ecdsa' | 'rsa' | 'rsa-pss' | 'eddsa' | 'ml-dsa';
 interface SigAlg {
   name: string;
   kind: SigKind;
@@ -108,6 +117,10 @@ addSigAlg('1.2.840.113549.1.1.13', 'sha512WithRSAEncryption', 'rsa', 'sha512', [
 addSigAlg('1.2.840.113549.1.1.10', 'RSASSA-PSS', 'rsa-pss', null, ['rsa', 'rsa-pss']);
 addSigAlg('1.3.101.112', 'Ed25519', 'eddsa', null, ['ed25519']);
 addSigAlg('1.3.101.113', 'Ed448', 'eddsa', null, ['ed448']);
+// FIPS 204 pure ML-DSA (draft-ietf-lamps-dilithium-certificates §3): parameters absent, empty context.
+addSigAlg('2.16.840.1.101.3.4.3.17', 'ML-DSA-44', 'ml-dsa', null, ['ml-dsa-44']);
+addSigAlg('2.16.840.1.101.3.4.3.18', 'ML-DSA-65', 'ml-dsa', null, ['ml-dsa-65']);
+addSigAlg('2.16.840.1.101.3.4.3.19', 'ML-DSA-87', 'ml-dsa', null, ['ml-dsa-87']);
 
 const HASHES = new Map<string, string>([
   [oid('2.16.840.1.101.3.4.2.1').toString('hex'), 'sha256'],
@@ -363,6 +376,7 @@ function readSignatureAlgorithm(buf: Buffer, algTlv: Tlv): { alg: SigAlg; option
       return { alg, options: { hash: alg.hash } };
     case 'ecdsa':
     case 'eddsa':
+    case 'ml-dsa':
       if (params) fail(`${alg.name} parameters must be absent`);
       return { alg, options: { hash: alg.hash } };
     case 'rsa-pss': {

@@ -1,10 +1,25 @@
 /**
  * Key types the CA can generate, and the X.509 signature algorithm each issuer key uses.
  */
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { NULL, oid, sequence } from '@akamu/protocol';
 
-export type KeyType = 'ec:P-256' | 'ec:P-384' | 'rsa:2048' | 'rsa:3072' | 'rsa:4096' | 'ed25519';
+export type MlDsaKeyType = 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87';
+export type KeyType =
+  | 'ec:P-256'
+  | 'ec:P-384'
+  | 'rsa:2048'
+  | 'rsa:3072'
+  | 'rsa:4096'
+  | 'ed25519'
+  | MlDsaKeyType;
+
+/** FIPS 204 ML-DSA parameter sets, as node:crypto (OpenSSL 3.5) names them. */
+export const ML_DSA_KEY_TYPES: readonly MlDsaKeyType[] = Object.freeze([
+  'ml-dsa-44',
+  'ml-dsa-65',
+  'ml-dsa-87',
+]);
 
 export const KEY_TYPES: readonly KeyType[] = Object.freeze([
   'ec:P-256',
@@ -13,7 +28,14 @@ export const KEY_TYPES: readonly KeyType[] = Object.freeze([
   'rsa:3072',
   'rsa:4096',
   'ed25519',
+  ...ML_DSA_KEY_TYPES,
 ]);
+
+/** The ML-DSA parameter set of a key, or undefined for any other key. */
+export function mlDsaTypeOf(key: KeyObject): MlDsaKeyType | undefined {
+  const type = key.asymmetricKeyType as string | undefined;
+  return (ML_DSA_KEY_TYPES as readonly string[]).includes(type ?? '') ? (type as MlDsaKeyType) : undefined;
+}
 
 export function isKeyType(value: unknown): value is KeyType {
   return typeof value === 'string' && (KEY_TYPES as readonly string[]).includes(value);
@@ -43,6 +65,11 @@ export function generateKeyPair(keyType: KeyType): KeyPair {
       return generateKeyPairSync('rsa', { modulusLength: Number(keyType.slice(4)), publicExponent: 65537 });
     case 'ed25519':
       return generateKeyPairSync('ed25519');
+    case 'ml-dsa-44':
+    case 'ml-dsa-65':
+    case 'ml-dsa-87':
+      // @types/node does not list the ML-DSA overloads yet; OpenSSL 3.5 (Node 24) generates them.
+      return generateKeyPairSync(keyType as 'ed25519');
     default:
       throw new TypeError(`unsupported key type ${JSON.stringify(keyType)}`);
   }
@@ -63,7 +90,7 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
     case 'ed25519':
       return 'ed25519';
     default:
-      return undefined;
+      return mlDsaTypeOf(key);
   }
 }
 
@@ -71,7 +98,7 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
 export interface SignatureAlgorithm {
   /** Name for messages, e.g. 'ecdsa-with-SHA256'. */
   name: string;
-  /** Digest for node:crypto sign(); null for EdDSA. */
+  /** Digest for node:crypto sign(); null for EdDSA and ML-DSA (both sign the message itself). */
   hash: 'sha256' | 'sha384' | 'sha512' | null;
   /** AlgorithmIdentifier DER, used in both tbsCertificate.signature and signatureAlgorithm. */
   algorithmIdentifier: Buffer;
@@ -90,10 +117,17 @@ const ECDSA_SHA512 = algorithm('ecdsa-with-SHA512', 'sha512', '1.2.840.10045.4.3
 const RSA_SHA256 = algorithm('sha256WithRSAEncryption', 'sha256', '1.2.840.113549.1.1.11', NULL);
 const ED25519 = algorithm('Ed25519', null, '1.3.101.112');
 const ED448 = algorithm('Ed448', null, '1.3.101.113');
+// draft-ietf-lamps-dilithium-certificates §2 / FIPS 204: id-ml-dsa-44/65/87, parameters absent; pure
+// ML-DSA with an empty context string (what node:crypto sign(null, ...) computes).
+const ML_DSA: Record<MlDsaKeyType, SignatureAlgorithm> = {
+  'ml-dsa-44': algorithm('ML-DSA-44', null, '2.16.840.1.101.3.4.3.17'),
+  'ml-dsa-65': algorithm('ML-DSA-65', null, '2.16.840.1.101.3.4.3.18'),
+  'ml-dsa-87': algorithm('ML-DSA-87', null, '2.16.840.1.101.3.4.3.19'),
+};
 
 /**
  * The signature algorithm an issuer key signs certificates with: ECDSA with the hash
- * matching the curve, sha256WithRSAEncryption for RSA, pure EdDSA for Ed25519/Ed448.
+ * matching the curve, sha256WithRSAEncryption for RSA, pure EdDSA for Ed25519/Ed448, pure ML-DSA.
  * ECDSA signatures come out DER-encoded (node's default dsaEncoding), as X.509 requires.
  */
 export function signatureAlgorithmFor(key: KeyObject): SignatureAlgorithm {
@@ -111,7 +145,43 @@ export function signatureAlgorithmFor(key: KeyObject): SignatureAlgorithm {
       return ED25519;
     case 'ed448':
       return ED448;
-    default:
+    default: {
+      const mlDsa = mlDsaTypeOf(key);
+      if (mlDsa) return ML_DSA[mlDsa];
       throw new TypeError(`unsupported issuer key type ${key.asymmetricKeyType}`);
+    }
   }
+}
+
+/**
+ * An issuer key node:crypto cannot hold as one KeyObject (the EXPERIMENTAL composite ML-DSA keys of
+ * composite.ts): it signs the to-be-signed bytes itself and names its own AlgorithmIdentifier and SPKI.
+ */
+export interface ExternalSigner {
+  readonly algorithm: SignatureAlgorithm;
+  /** SubjectPublicKeyInfo DER of the public key. */
+  readonly spki: Buffer;
+  sign(tbs: Buffer): Buffer;
+}
+
+/** What signs certificates, CRLs and OCSP responses: a private KeyObject or an ExternalSigner. */
+export type IssuerKey = KeyObject | ExternalSigner;
+
+export function isExternalSigner(key: IssuerKey): key is ExternalSigner {
+  return typeof (key as ExternalSigner).sign === 'function' && 'spki' in key;
+}
+
+/** The signature algorithm of any issuer key (signatureAlgorithmFor for KeyObjects). */
+export function issuerAlgorithm(key: IssuerKey): SignatureAlgorithm {
+  return isExternalSigner(key) ? key.algorithm : signatureAlgorithmFor(key);
+}
+
+/** The SubjectPublicKeyInfo DER of any issuer key. */
+export function issuerSpki(key: IssuerKey): Buffer {
+  return isExternalSigner(key) ? key.spki : createPublicKey(key).export({ type: 'spki', format: 'der' });
+}
+
+/** Signs to-be-signed DER with an issuer key under `alg` (issuerAlgorithm(key)). */
+export function signTbs(alg: SignatureAlgorithm, tbs: Buffer, key: IssuerKey): Buffer {
+  return isExternalSigner(key) ? key.sign(tbs) : sign(alg.hash, tbs, key);
 }

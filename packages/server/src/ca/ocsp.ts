@@ -2,7 +2,7 @@
  * OCSP (RFC 6960) on the wire: parsing requests with the DER reader, building and signing
  * BasicOCSPResponses with the DER encoder, and the delegated responder certificate (§4.2.2.2).
  */
-import { createHash, createPublicKey, type KeyObject, sign } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   bitString,
   contentOf,
@@ -27,7 +27,7 @@ import {
   tlv,
 } from '@akamu/protocol';
 import { commonNameToName, extension, keyIdentifier } from './certificate-issuer.ts';
-import { type SignatureAlgorithm, signatureAlgorithmFor } from './key-type.ts';
+import { type IssuerKey, issuerAlgorithm, issuerSpki, type SignatureAlgorithm, signTbs } from './key-type.ts';
 
 export const OID_OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';
 export const OID_OCSP_NONCE = '1.3.6.1.5.5.7.48.1.2';
@@ -219,7 +219,7 @@ export function singleResponse(certIdRaw: Buffer, s: CertStatus, thisUpdate: Dat
 
 /** What signs responses: the key, its certificate (sent in `certs` when delegated) and the byKey hash. */
 export interface OcspSigner {
-  key: KeyObject;
+  key: IssuerKey;
   algorithm: SignatureAlgorithm;
   /** RFC 6960 §4.2.2.3 ResponderID byKey: SHA-1 of the responder's public key BIT STRING value. */
   keyHash: Buffer;
@@ -227,11 +227,11 @@ export interface OcspSigner {
   certDer?: Buffer;
 }
 
-export function ocspSigner(key: KeyObject, certDer?: Buffer): OcspSigner {
-  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+export function ocspSigner(key: IssuerKey, certDer?: Buffer): OcspSigner {
+  const spki = issuerSpki(key);
   return {
     key,
-    algorithm: signatureAlgorithmFor(key),
+    algorithm: issuerAlgorithm(key),
     keyHash: keyIdentifier(spki),
     ...(certDer ? { certDer } : {}),
   };
@@ -251,7 +251,7 @@ export function buildOcspResponse(
   ];
   if (nonceExtension) parts.push(explicit(1, sequence(nonceExtension)));
   const tbs = sequence(...parts);
-  const signature = sign(signer.algorithm.hash, tbs, signer.key);
+  const signature = signTbs(signer.algorithm, tbs, signer.key);
   const basic = signer.certDer
     ? sequence(
         tbs,
@@ -297,7 +297,7 @@ const OID_EXT_SKI = '2.5.29.14';
 const OID_EXT_AKI = '2.5.29.35';
 
 export interface ResponderCertificateRequest {
-  issuerKey: KeyObject;
+  issuerKey: IssuerKey;
   /** The issuing CA's subject Name DER and key identifier. */
   issuerName: Buffer;
   authorityKeyId: Buffer;
@@ -314,7 +314,7 @@ export interface ResponderCertificateRequest {
  * parties do not check its own status; digitalSignature only; not a CA.
  */
 export function createResponderCertificate(req: ResponderCertificateRequest): Buffer {
-  const alg = signatureAlgorithmFor(req.issuerKey);
+  const alg = issuerAlgorithm(req.issuerKey);
   const exts = [
     extension(OID_EXT_BC, true, sequence()),
     extension(OID_EXT_KU, true, namedBits([0])), // digitalSignature
@@ -333,5 +333,5 @@ export function createResponderCertificate(req: ResponderCertificateRequest): Bu
     req.responderSpki,
     explicit(3, sequence(...exts)),
   );
-  return sequence(tbs, alg.algorithmIdentifier, bitString(sign(alg.hash, tbs, req.issuerKey)));
+  return sequence(tbs, alg.algorithmIdentifier, bitString(signTbs(alg, tbs, req.issuerKey)));
 }

@@ -44,8 +44,8 @@ export function checkCsrMatchesOrder(csr: ParsedCsr, identifiers: Identifier[]):
 const strip = (n: string) => n.slice(n.indexOf(':') + 1);
 
 /**
- * Key policy for certificate keys: RSA 2048–8192 bits with exponent 65537, EC P-256/P-384/P-521, Ed25519
- * and Ed448. Anything else is badPublicKey.
+ * Key policy for certificate keys: RSA 2048–8192 bits with exponent 65537, EC P-256/P-384/P-521, Ed25519,
+ * Ed448 and ML-DSA-44/65/87. Anything else is badPublicKey.
  */
 export function checkCertificateKey(key: KeyObject): void {
   const d = describeKey(key);
@@ -63,6 +63,8 @@ export function checkCertificateKey(key: KeyObject): void {
     throw new AcmeError('badPublicKey', `EC curve ${d.curve} is not accepted (P-256, P-384, P-521)`);
   }
   if (d.type === 'ed25519' || d.type === 'ed448') return;
+  // FIPS 204 ML-DSA; node:crypto has already checked the encoded public key length on import.
+  if (d.type === 'ml-dsa-44' || d.type === 'ml-dsa-65' || d.type === 'ml-dsa-87') return;
   throw new AcmeError('badPublicKey', `${d.type} keys are not accepted`);
 }
 

@@ -18,13 +18,18 @@ export const PROFILE_KEY_TYPES = [
   'ec:P-521',
   'ed25519',
   'ed448',
+  'ml-dsa',
+  'ml-dsa-44',
+  'ml-dsa-65',
+  'ml-dsa-87',
 ] as const;
 export type ProfileKeyType = (typeof PROFILE_KEY_TYPES)[number];
 
-/** The names a key answers to: `rsa` and `rsa:<bits>`, `ec` and `ec:<curve>`, `ed25519`, `ed448`. */
+/** The names a key answers to: `rsa` and `rsa:<bits>`, `ec` and `ec:<curve>`, `ed25519`, `ed448`, `ml-dsa` and `ml-dsa-<n>`. */
 export function keyTypeNames(d: KeyDescription): string[] {
   if (d.type === 'rsa') return ['rsa', `rsa:${d.bits}`];
   if (d.type === 'ec') return ['ec', `ec:${d.curve}`];
+  if (d.type.startsWith('ml-dsa-')) return ['ml-dsa', d.type];
   return [d.type];
 }
 

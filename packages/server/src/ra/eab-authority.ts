@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { b64u, fromB64u } from '@akamu/protocol';
 import type { Clock } from '../clock.ts';
 import { type Config, ConfigError } from '../config.ts';
+import { type AuditContext, type AuditEvent, auditEvent, SYSTEM_AUDIT } from '../core/audit.ts';
 import {
   assertEabKeyUsable,
   checkEabBindsAccountKey,
@@ -77,14 +78,14 @@ export class EabAuthority {
         usedAt: null,
       });
     }
-    await this.#d.store.seedEabKeys(rows);
+    await this.#d.store.seedEabKeys(rows, (key) => eabKeyCreatedEvent(SYSTEM_AUDIT, now, key));
   }
 
   /**
    * Creates a key (the admin API's "create EAB key"). Returns the stored key, whose `hmacKey` the caller
    * hands to the client once. `malformed` for bad input; `malformed` with status 409 for a kid in use.
    */
-  async createEabKey(opts: NewEabKey = {}): Promise<EabKey> {
+  async createEabKey(opts: NewEabKey = {}, audit: AuditContext = SYSTEM_AUDIT): Promise<EabKey> {
     const now = this.#d.clock.now();
     const kid = opts.kid ?? `eab-${randomBytes(12).toString('base64url')}`;
     if (!EAB_KID.test(kid)) {
@@ -123,7 +124,7 @@ export class EabAuthority {
       usedBy: null,
       usedAt: null,
     };
-    if (!(await this.#d.store.insertEabKey(key))) {
+    if (!(await this.#d.store.insertEabKey(key, eabKeyCreatedEvent(audit, now, key)))) {
       throw new AcmeError('malformed', `an external account key "${kid}" already exists`, { status: 409 });
     }
     return key;
@@ -138,8 +139,11 @@ export class EabAuthority {
   }
 
   /** Deletes an unused key; a used key is kept as the record of the binding. */
-  deleteEabKey(kid: string): Promise<'deleted' | 'used' | 'missing'> {
-    return this.#d.store.deleteEabKey(kid);
+  deleteEabKey(kid: string, audit: AuditContext = SYSTEM_AUDIT): Promise<'deleted' | 'used' | 'missing'> {
+    return this.#d.store.deleteEabKey(
+      kid,
+      auditEvent(audit, this.#d.clock.now(), 'eab_key.deleted', { type: 'eab_key', id: kid }),
+    );
   }
 
   /**
@@ -167,8 +171,10 @@ export class EabAuthority {
    */
   async createBoundAccount(
     account: Account & { eabKid: string },
+    /** account.created and eab_key.consumed, written with the account. */
+    audit?: AuditEvent[],
   ): Promise<{ account: Account; created: boolean }> {
-    const r = await this.#d.store.createAccountWithEabKey(account, this.#d.clock.now());
+    const r = await this.#d.store.createAccountWithEabKey(account, this.#d.clock.now(), audit);
     if (r.outcome === 'key-unavailable') {
       throw unauthorized(`the external account key "${account.eabKid}" has already been used or has expired`);
     }
@@ -180,11 +186,14 @@ export class EabAuthority {
    * secret (stable, so asking again gives the same pair) and stored on first use so it is consumed like
    * any other. `malformed` 409 once it has bound an account.
    */
-  async derivedKeyFor(principal: string): Promise<{ kid: string; hmacKey: string }> {
+  async derivedKeyFor(
+    principal: string,
+    audit: AuditContext = SYSTEM_AUDIT,
+  ): Promise<{ kid: string; hmacKey: string }> {
     if (!this.#d.masterSecret)
       throw new AcmeError('malformed', 'this CA derives no EAB keys', { status: 404 });
     const derived = deriveEabCredentials(this.#d.masterSecret, principal);
-    await this.#d.store.insertEabKey({
+    const row: EabKey = {
       kid: derived.kid,
       hmacKey: b64u(derived.hmacKey),
       source: 'derived',
@@ -195,7 +204,11 @@ export class EabAuthority {
       createdAt: this.#d.clock.now(),
       usedBy: null,
       usedAt: null,
-    });
+    };
+    await this.#d.store.insertEabKey(
+      row,
+      eabKeyCreatedEvent({ ...audit, actor: `principal:${principal}` }, row.createdAt, row),
+    );
     const key = await this.#d.store.getEabKey(derived.kid);
     if (key?.source !== 'derived' || key.principal !== principal) {
       throw new AcmeError('malformed', 'the derived key identifier is taken by another key', { status: 409 });
@@ -272,4 +285,23 @@ export function checkEabKeyProfiles(keys: EabConfig['keys'], profileExists: (id:
       }
     }
   }
+}
+
+/** eab_key.created: never the MAC key, only what the key is for. */
+function eabKeyCreatedEvent(audit: AuditContext, at: number, key: EabKey): AuditEvent {
+  return auditEvent(
+    audit,
+    at,
+    'eab_key.created',
+    { type: 'eab_key', id: key.kid },
+    {
+      details: {
+        source: key.source,
+        ...(key.principal !== null ? { principal: key.principal } : {}),
+        ...(key.note !== null ? { note: key.note } : {}),
+        ...(key.profiles !== null ? { profiles: key.profiles } : {}),
+        ...(key.expiresAt !== null ? { expires: key.expiresAt } : {}),
+      },
+    },
+  );
 }

@@ -5,6 +5,7 @@ import type { CertificateIssuer, LeafRequest } from '../ca/certificate-issuer.ts
 import { newSerial } from '../ca/certificate-issuer.ts';
 import { CsrError, describeKey, parseCsr } from '../ca/csr.ts';
 import type { Clock } from '../clock.ts';
+import { type AuditContext, accountActor, auditEvent, SYSTEM_AUDIT } from '../core/audit.ts';
 import { checkContacts } from '../core/contacts.ts';
 import { checkCertificateKey, checkCsrKeyIsNotAccountKey, checkCsrMatchesOrder } from '../core/csr-rules.ts';
 import { canonicalIp, normalizeIdentifier, parseOrderIdentifiers } from '../core/identifiers.ts';
@@ -17,6 +18,7 @@ import { parseTimestamp } from '../core/timestamp.ts';
 import { checkTnAuthListCsr, IDENTIFIER_TYPE_TNAUTHLIST, tnAuthListExtensions } from '../core/tnauthlist.ts';
 import type { Account, Authorization, Certificate, Order } from '../core/types.ts';
 import { AcmeError, combineErrors, malformed, unauthorized } from '../errors.ts';
+import type { RaMetrics } from '../metrics.ts';
 import type { StorageAuthority } from '../sa/storage-authority.ts';
 import type { ValidationAuthority } from '../va/validation-authority.ts';
 import { outcomeProblem } from '../va/validator.ts';
@@ -24,6 +26,7 @@ import { type CaaChecker, validationMethodFor } from './caa.ts';
 import type { EabAuthority } from './eab-authority.ts';
 import { planOrderAuthorizations } from './order-authorizations.ts';
 import type { IssuanceProfile, ProfileCatalog } from './profiles.ts';
+import type { RateLimiter, RequestOrigin } from './rate-limits.ts';
 import type { RenewalAuthority } from './renewal-authority.ts';
 
 export interface RaPolicy {
@@ -60,6 +63,12 @@ export interface RaDeps {
   eab?: EabAuthority;
   /** CAA checking at finalize (RFC 8659, RFC 8657); absent when acme.caa_identities is empty. */
   caa?: CaaChecker;
+  /** This node's id (`cluster.node_id`): the audit actor of work it starts on its own. */
+  nodeId?: string;
+  /** Rate limits (RFC 8555 §6.6), ra/rate-limits.ts; absent when the storage keeps no buckets. */
+  rateLimits?: RateLimiter;
+  /** Counters of issuances, validations and EAB consumption (metrics.ts). */
+  metrics?: RaMetrics;
 }
 
 /**
@@ -81,6 +90,8 @@ export class RegistrationAuthority {
   async newAccount(
     key: { jwk: Jwk; thumbprint: string },
     payload: unknown,
+    origin?: RequestOrigin,
+    audit: AuditContext = SYSTEM_AUDIT,
   ): Promise<{ account: Account; created: boolean }> {
     const p = asObject(payload, 'new-account');
     const existing = await this.#d.sa.getAccountByThumbprint(key.thumbprint);
@@ -115,12 +126,41 @@ export class RegistrationAuthority {
       termsOfServiceAgreed: p.termsOfServiceAgreed === true,
       createdAt: this.#d.clock.now(),
     };
-    if (eab && eabKid !== undefined) return eab.createBoundAccount({ ...account, eabKid });
-    return this.#d.sa.createAccount(account);
+    await this.#d.rateLimits?.checkNewAccount(origin);
+    // The new account is the actor of its own creation.
+    const self = { ...audit, actor: accountActor(account.id) };
+    const created = auditEvent(
+      self,
+      account.createdAt,
+      'account.created',
+      { type: 'account', id: account.id },
+      {
+        details: { contact: account.contact, ...(eabKid !== undefined ? { eabKid } : {}) },
+      },
+    );
+    if (eab && eabKid !== undefined) {
+      const consumed = auditEvent(
+        self,
+        account.createdAt,
+        'eab_key.consumed',
+        { type: 'eab_key', id: eabKid },
+        {
+          details: { account: account.id },
+        },
+      );
+      const bound = await eab.createBoundAccount({ ...account, eabKid }, [created, consumed]);
+      if (bound.created) this.#d.metrics?.eabKeyConsumed();
+      return bound;
+    }
+    return this.#d.sa.createAccount(account, created);
   }
 
   /** RFC 8555 §7.3.2 update and §7.3.6 deactivation. */
-  async updateAccount(account: Account, payload: unknown): Promise<Account> {
+  async updateAccount(
+    account: Account,
+    payload: unknown,
+    audit: AuditContext = SYSTEM_AUDIT,
+  ): Promise<Account> {
     if (payload === undefined) return account;
     const p = asObject(payload, 'account update');
     const changes: { contact?: string[]; status?: Account['status'] } = {};
@@ -131,7 +171,14 @@ export class RegistrationAuthority {
     if (p.contact !== undefined) {
       changes.contact = checkContacts(p.contact, this.#d.policy.contactSchemes, this.#d.policy.maxContacts);
     }
-    return (await this.#d.sa.updateAccount(account.id, changes)) ?? account;
+    const event = auditEvent(
+      audit,
+      this.#d.clock.now(),
+      changes.status === 'deactivated' ? 'account.deactivated' : 'account.updated',
+      { type: 'account', id: account.id },
+      { details: changes.contact ? { contact: changes.contact } : null },
+    );
+    return (await this.#d.sa.updateAccount(account.id, changes, event)) ?? account;
   }
 
   /** RFC 8555 §7.3.5: the inner JWS (already verified with the new key) names the account and its old key. */
@@ -139,6 +186,7 @@ export class RegistrationAuthority {
     account: Account,
     inner: { url: string; payload: unknown; newKey: { jwk: Jwk; thumbprint: string; key: KeyObject } },
     oldKey: KeyObject,
+    audit: AuditContext = SYSTEM_AUDIT,
   ): Promise<void> {
     const p = asObject(inner.payload, 'key-change');
     if (p.account !== this.#d.accountUrl(account.id))
@@ -152,7 +200,20 @@ export class RegistrationAuthority {
       throw malformed('"oldKey" is not a JSON Web Key');
     }
     if (!old.equals(oldKey)) throw unauthorized('"oldKey" is not the account\'s current key');
-    const r = await this.#d.sa.changeAccountKey(account.id, account.thumbprint, inner.newKey);
+    const r = await this.#d.sa.changeAccountKey(
+      account.id,
+      account.thumbprint,
+      inner.newKey,
+      auditEvent(
+        audit,
+        this.#d.clock.now(),
+        'account.key_changed',
+        { type: 'account', id: account.id },
+        {
+          details: { oldThumbprint: account.thumbprint, newThumbprint: inner.newKey.thumbprint },
+        },
+      ),
+    );
     if (r === 'conflict') {
       const other = await this.#d.sa.getAccountByThumbprint(inner.newKey.thumbprint);
       throw new AcmeError('malformed', 'the new key is already in use by another account', {
@@ -171,6 +232,8 @@ export class RegistrationAuthority {
     payload: unknown,
     /** The profile of the per-profile directory the request came through. */
     impliedProfile?: string,
+    origin?: RequestOrigin,
+    audit: AuditContext = SYSTEM_AUDIT,
   ): Promise<{ order: Order; status: 'pending' | 'ready' }> {
     const p = asObject(payload, 'new-order');
     const now = this.#d.clock.now();
@@ -216,9 +279,29 @@ export class RegistrationAuthority {
       profile: profile?.id ?? null,
       createdAt: now,
     };
+    const newPending = created.filter((a) => a.status === 'pending').length;
+    await this.#d.rateLimits?.checkNewOrder(account, order.identifiers, newPending, origin);
     const extension = await this.#d.renewals?.prepareOrder(account, p, order.identifiers);
     if (extension) await this.#d.renewals!.recordOrder(order.id, extension);
-    await this.#d.sa.createOrder(order, created);
+    await this.#d.sa.createOrder(
+      order,
+      created,
+      auditEvent(
+        audit,
+        now,
+        'order.created',
+        { type: 'order', id: order.id },
+        {
+          details: {
+            account: account.id,
+            identifiers: order.identifiers,
+            profile: order.profile,
+            authorizations: order.authorizationIds,
+            newAuthorizations: created.map((a) => a.id),
+          },
+        },
+      ),
+    );
     return { order, status: created.some((a) => a.status === 'pending') ? 'pending' : 'ready' };
   }
 
@@ -257,7 +340,11 @@ export class RegistrationAuthority {
    * RFC 9444 §4.2: with `subdomainAuthAllowed: true` it also authorizes the names below a DNS name. The
    * CA policy (`[policy]`) applies; a profile's lists apply when an order uses the authorization.
    */
-  async newAuthz(account: Account, payload: unknown): Promise<Authorization> {
+  async newAuthz(
+    account: Account,
+    payload: unknown,
+    audit: AuditContext = SYSTEM_AUDIT,
+  ): Promise<Authorization> {
     const p = asObject(payload, 'new-authz');
     const raw = p.identifier as Record<string, unknown> | undefined;
     if (
@@ -323,19 +410,49 @@ export class RegistrationAuthority {
         error: null,
       })),
     };
-    await this.#d.sa.createAuthorizations([authz]);
+    await this.#d.sa.createAuthorizations(
+      [authz],
+      [
+        auditEvent(
+          audit,
+          now,
+          'authorization.created',
+          { type: 'authorization', id: authz.id },
+          {
+            details: {
+              account: account.id,
+              identifier: authz.identifier,
+              subdomainAuthAllowed: sub === true,
+            },
+          },
+        ),
+      ],
+    );
     return authz;
   }
 
   /** RFC 8555 §7.5.2: a client may deactivate a pending or valid authorization. */
-  async updateAuthorization(authz: Authorization, payload: unknown): Promise<Authorization> {
+  async updateAuthorization(
+    authz: Authorization,
+    payload: unknown,
+    audit: AuditContext = SYSTEM_AUDIT,
+  ): Promise<Authorization> {
     if (payload === undefined) return authz;
     const p = asObject(payload, 'authorization update');
     if (p.status !== 'deactivated') throw malformed('the only status a client may set is "deactivated"');
     const s = authorizationStatus(authz, this.#d.clock.now());
     if (s !== 'pending' && s !== 'valid')
       throw malformed(`an authorization that is ${s} cannot be deactivated`);
-    await this.#d.sa.deactivateAuthorization(authz.id);
+    await this.#d.sa.deactivateAuthorization(
+      authz.id,
+      auditEvent(
+        audit,
+        this.#d.clock.now(),
+        'authorization.deactivated',
+        { type: 'authorization', id: authz.id },
+        { details: { identifier: authz.identifier, previousStatus: s } },
+      ),
+    );
     return { ...authz, status: 'deactivated' };
   }
 
@@ -348,6 +465,7 @@ export class RegistrationAuthority {
     authz: Authorization,
     challengeId: string,
     payload?: Record<string, unknown>,
+    audit: AuditContext = SYSTEM_AUDIT,
   ): Promise<Authorization> {
     const challenge = authz.challenges.find((c) => c.id === challengeId)!;
     if (challenge.status !== 'pending') return authz;
@@ -357,7 +475,7 @@ export class RegistrationAuthority {
     if (!(await this.#d.sa.startChallenge(challengeId, this.#d.clock.now()))) {
       return (await this.#d.sa.getAuthorization(authz.id)) ?? authz;
     }
-    this.#validateInBackground(account, authz, challengeId, payload);
+    this.#validateInBackground(account, authz, challengeId, payload, audit);
     return {
       ...authz,
       challenges: authz.challenges.map((c) => (c.id === challengeId ? { ...c, status: 'processing' } : c)),
@@ -368,7 +486,8 @@ export class RegistrationAuthority {
     account: { id: string; thumbprint: string },
     authz: Authorization,
     challengeId: string,
-    payload?: Record<string, unknown>,
+    payload: Record<string, unknown> | undefined,
+    audit: AuditContext,
   ): void {
     const challenge = authz.challenges.find((c) => c.id === challengeId)!;
     const run = (async () => {
@@ -392,8 +511,27 @@ export class RegistrationAuthority {
         challengeId,
         authz.id,
         outcome === undefined ? { valid: true, at, expiresAt } : { valid: false, at, error: outcome },
+        auditEvent(
+          audit,
+          at,
+          outcome === undefined ? 'authorization.validated' : 'authorization.invalid',
+          { type: 'authorization', id: authz.id },
+          {
+            outcome: outcome === undefined ? 'success' : 'failure',
+            detail: outcome === undefined ? null : (outcome.detail ?? outcome.type),
+            details: {
+              account: account.id,
+              identifier: authz.identifier,
+              challenge: challengeId,
+              challengeType: challenge.type,
+              ...(outcome === undefined ? { expires: expiresAt } : { problemType: outcome.type }),
+            },
+          },
+        ),
       );
       if (!recorded) return undefined;
+      this.#d.metrics?.validation(challenge.type, outcome === undefined ? 'valid' : 'invalid');
+      if (outcome !== undefined) await this.#d.rateLimits?.recordFailedValidation(account.id, authz.identifier);
       // The authorization as it now stands, for a poll waiting on this validation.
       const updated: Authorization = {
         ...authz,
@@ -432,7 +570,7 @@ export class RegistrationAuthority {
     for (const { challenge, authorization } of left) {
       const account = await this.#d.sa.getAccount(authorization.accountId);
       if (!account) continue;
-      this.#validateInBackground(account, authorization, challenge.id);
+      this.#validateInBackground(account, authorization, challenge.id, undefined, this.#nodeAudit());
     }
     return left.length;
   }
@@ -462,7 +600,14 @@ export class RegistrationAuthority {
 
   // ---- finalization (RFC 8555 §7.4) ----
 
-  async finalize(account: Account, accountKey: KeyObject, order: Order, payload: unknown): Promise<Order> {
+  async finalize(
+    account: Account,
+    accountKey: KeyObject,
+    order: Order,
+    payload: unknown,
+    origin?: RequestOrigin,
+    audit: AuditContext = SYSTEM_AUDIT,
+  ): Promise<Order> {
     const p = asObject(payload, 'finalize');
     const { status, authorizations } = await this.loadOrder(order);
     if (status !== 'ready') {
@@ -495,6 +640,7 @@ export class RegistrationAuthority {
     );
     const plan = await this.#d.renewals?.prepareFinalize(order, csr);
 
+    await this.#d.rateLimits?.checkIssuance(account, order.identifiers, origin);
     const now = this.#d.clock.now();
     if (!(await this.#d.sa.beginFinalize(order.id, now))) {
       throw new AcmeError('orderNotReady', 'the order is already being finalized');
@@ -530,14 +676,46 @@ export class RegistrationAuthority {
         revocationReason: null,
         createdAt: now,
       };
-      if (plan) await this.#d.renewals!.completeFinalize(order, certificate, plan);
-      else await this.#d.sa.completeFinalize(order.id, certificate);
+      const issued = auditEvent(
+        audit,
+        now,
+        'certificate.issued',
+        { type: 'certificate', id: certificate.id },
+        {
+          details: {
+            account: account.id,
+            order: order.id,
+            serial: certificate.serial,
+            identifiers: order.identifiers,
+            profile: order.profile,
+            notBefore,
+            notAfter,
+          },
+        },
+      );
+      if (plan) await this.#d.renewals!.completeFinalize(order, certificate, plan, issued);
+      else await this.#d.sa.completeFinalize(order.id, certificate, issued);
+      this.#d.metrics?.certificateIssued();
     } catch (e) {
       const problem: ProblemJson =
         e instanceof AcmeError
           ? e.toProblem()
           : { type: 'urn:ietf:params:acme:error:serverInternal', detail: 'issuance failed', status: 500 };
-      await this.#d.sa.failOrder(order.id, problem);
+      await this.#d.sa.failOrder(
+        order.id,
+        problem,
+        auditEvent(
+          audit,
+          this.#d.clock.now(),
+          'order.invalid',
+          { type: 'order', id: order.id },
+          {
+            outcome: 'failure',
+            detail: problem.detail ?? problem.type,
+            details: { problemType: problem.type },
+          },
+        ),
+      );
       throw e;
     }
     return { ...order, status: 'valid', certificateId: certificate.id };
@@ -592,6 +770,7 @@ export class RegistrationAuthority {
   async revoke(
     signer: { account: Account } | { certificateKey: KeyObject },
     payload: unknown,
+    audit: AuditContext = SYSTEM_AUDIT,
   ): Promise<void> {
     const p = asObject(payload, 'revoke-cert');
     if (typeof p.certificate !== 'string')
@@ -616,10 +795,41 @@ export class RegistrationAuthority {
     } else if (signer.account.id !== stored.accountId) {
       await this.#checkAuthorizedForAll(signer.account, certificateIdentifiers(cert));
     }
-    if (!(await this.#d.sa.revokeCertificate(stored.id, reason, this.#d.clock.now()))) {
+    const at = this.#d.clock.now();
+    if (
+      !(await this.#d.sa.revokeCertificate(stored.id, reason, at, revokedEvent(audit, at, stored, reason)))
+    ) {
       throw new AcmeError('alreadyRevoked', 'the certificate is already revoked');
     }
     this.#d.onRevoked?.(stored.serial);
+  }
+
+  /**
+   * An operator's revocation (the admin API, docs/admin-api.md): any certificate of this CA by serial
+   * (lower-case hex), with a reason RFC 8555 §7.6 accepts; CRLs and OCSP learn of it as for revoke().
+   */
+  async revokeBySerial(
+    serial: string,
+    reason: unknown,
+    audit: AuditContext = SYSTEM_AUDIT,
+  ): Promise<Certificate> {
+    const code = parseRevocationReason(reason);
+    const stored = await this.#d.sa.getCertificateBySerial(serial);
+    if (!stored) throw new AcmeError('malformed', 'no such certificate', { status: 404 });
+    const at = this.#d.clock.now();
+    if (
+      stored.status === 'revoked' ||
+      !(await this.#d.sa.revokeCertificate(stored.id, code, at, revokedEvent(audit, at, stored, code)))
+    ) {
+      throw new AcmeError('alreadyRevoked', 'the certificate is already revoked');
+    }
+    this.#d.onRevoked?.(stored.serial);
+    return (await this.#d.sa.getCertificate(stored.id)) ?? stored;
+  }
+
+  /** The context of work this node starts on its own (validations resumed after a crash). */
+  #nodeAudit(): AuditContext {
+    return this.#d.nodeId ? { actor: `node:${this.#d.nodeId}`, source: null } : SYSTEM_AUDIT;
   }
 
   async #checkAuthorizedForAll(account: Account, identifiers: Identifier[]): Promise<void> {
@@ -656,6 +866,18 @@ function tnAuthListLeaf(identifiers: Identifier[]): { extraExtensions?: Buffer[]
   return identifiers.some((i) => i.type === 'dns')
     ? { extraExtensions }
     : { extraExtensions, commonName: 'TNAuthList' };
+}
+
+function revokedEvent(audit: AuditContext, at: number, cert: Certificate, reason: number) {
+  return auditEvent(
+    audit,
+    at,
+    'certificate.revoked',
+    { type: 'certificate', id: cert.id },
+    {
+      details: { serial: cert.serial, reason, account: cert.accountId },
+    },
+  );
 }
 
 function asObject(payload: unknown, what: string): Record<string, unknown> {

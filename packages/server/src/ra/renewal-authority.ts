@@ -5,6 +5,7 @@ import { newSerial } from '../ca/certificate-issuer.ts';
 import type { ParsedCsr } from '../ca/csr.ts';
 import type { Clock } from '../clock.ts';
 import { defaultRenewalWindow, parseCertId, pastRenewalWindow, type RenewalWindow } from '../core/ari.ts';
+import { type AuditContext, type AuditEvent, auditEvent, SYSTEM_AUDIT } from '../core/audit.ts';
 import {
   checkCsrMatchesTemplate,
   checkIdentifiersMatchTemplate,
@@ -291,11 +292,21 @@ export class RenewalAuthority {
   }
 
   /** processing → valid with the certificate, the replacement mark and the STAR schedule, in one transaction. */
-  async completeFinalize(order: Order, certificate: Certificate, plan: FinalizePlan): Promise<void> {
-    await this.#d.store.completeFinalize(order.id, certificate, {
-      replacesCertificateId: plan.replacesCertificateId,
-      star: plan.star ? plan.star(certificate) : null,
-    });
+  async completeFinalize(
+    order: Order,
+    certificate: Certificate,
+    plan: FinalizePlan,
+    audit?: AuditEvent,
+  ): Promise<void> {
+    await this.#d.store.completeFinalize(
+      order.id,
+      certificate,
+      {
+        replacesCertificateId: plan.replacesCertificateId,
+        star: plan.star ? plan.star(certificate) : null,
+      },
+      audit,
+    );
   }
 
   // ---- order objects ----
@@ -321,7 +332,7 @@ export class RenewalAuthority {
    * RFC 8739 §3.1.2: `{"status": "canceled"}` posted to a valid STAR order stops its renewals; anything
    * else is autoRenewalCancellationInvalid (or malformed for another payload).
    */
-  async cancel(order: Order, payload: unknown): Promise<void> {
+  async cancel(order: Order, payload: unknown, audit: AuditContext = SYSTEM_AUDIT): Promise<void> {
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
       throw malformed('the order update payload must be a JSON object');
     }
@@ -335,7 +346,8 @@ export class RenewalAuthority {
         'only a valid auto-renewal order can be canceled',
       );
     }
-    if (!(await this.#d.store.cancelStarOrder(order.id, this.#d.clock.now()))) {
+    const at = this.#d.clock.now();
+    if (!(await this.#d.store.cancelStarOrder(order.id, at, canceledEvent(audit, at, order.id, 'client')))) {
       throw new AcmeError('autoRenewalCancellationInvalid', 'the auto-renewal order is already canceled');
     }
   }
@@ -400,7 +412,11 @@ export class RenewalAuthority {
     // Renewals stop with the account: a deactivated or revoked account's orders are canceled.
     const account = await this.#d.sa.getAccount(star.accountId);
     if (account?.status !== 'valid') {
-      await this.#d.store.cancelStarOrder(star.orderId, now);
+      await this.#d.store.cancelStarOrder(
+        star.orderId,
+        now,
+        canceledEvent(SYSTEM_AUDIT, now, star.orderId, `account ${account?.status ?? 'missing'}`),
+      );
       return false;
     }
     const order = await this.#d.sa.getOrder(star.orderId);
@@ -437,6 +453,22 @@ export class RenewalAuthority {
       star.nextSlot,
       { nextSlot: next, nextIssueAt: hasSlot(schedule, next) ? starIssueTime(schedule, next) : null },
       certificate,
+      auditEvent(
+        SYSTEM_AUDIT,
+        now,
+        'certificate.renewed',
+        { type: 'certificate', id: certificate.id },
+        {
+          details: {
+            account: star.accountId,
+            order: star.orderId,
+            serial: certificate.serial,
+            slot,
+            notBefore,
+            notAfter,
+          },
+        },
+      ),
     );
   }
 
@@ -490,4 +522,9 @@ function certificateIdentifiers(pem: string): Identifier[] {
       out.push({ type: 'ip', value: canonicalIp(part.slice(11)) ?? part.slice(11) });
   }
   return out;
+}
+
+/** RFC 8739 §3.1.2: a STAR order's renewals stopped (by its client, or because its account ended). */
+function canceledEvent(audit: AuditContext, at: number, orderId: string, reason: string) {
+  return auditEvent(audit, at, 'order.canceled', { type: 'order', id: orderId }, { details: { reason } });
 }

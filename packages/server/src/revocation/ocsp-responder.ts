@@ -10,7 +10,7 @@
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { newSerial } from '../ca/certificate-issuer.ts';
-import { generateKeyPair } from '../ca/key-type.ts';
+import { generateKeyPair, mlDsaTypeOf } from '../ca/key-type.ts';
 import {
   buildOcspResponse,
   type CertStatus,
@@ -99,7 +99,8 @@ export class OcspResponder {
       return;
     }
     const now = o.clock.now();
-    const keys = generateKeyPair('ec:P-256');
+    // The responder key is of the CA's kind for ML-DSA CAs (an all post-quantum chain), EC P-256 otherwise.
+    const keys = generateKeyPair(mlDsaTypeOf(o.issuerKey) ?? 'ec:P-256');
     const certDer = createResponderCertificate({
       issuerKey: o.issuerKey,
       issuerName: o.issuerName,

@@ -39,7 +39,7 @@ export function dialectOf(url: string): SqlDialectName {
 export function connect(
   url: string,
   opts: ConnectOptions,
-): { db: Kysely<Database>; dialect: SqlDialectName } {
+): { db: Kysely<Database>; dialect: SqlDialectName; poolStats?: () => PoolStats } {
   const dialect = dialectOf(url);
   if (dialect === 'sqlite') {
     const file = url.slice('sqlite:'.length);
@@ -59,7 +59,8 @@ export function connect(
       connectionTimeoutMillis: opts.connectTimeoutMs,
       ...(opts.requireTls ? { ssl: { rejectUnauthorized: true } } : {}),
     });
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect };
+    const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
+    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect, poolStats };
   }
   const pool = createPool({
     uri: url.replace(/^mariadb:/, 'mysql:'),
@@ -70,7 +71,24 @@ export function connect(
     bigNumberStrings: false,
     ...(opts.requireTls ? { ssl: { rejectUnauthorized: true } } : {}),
   });
-  return { db: new Kysely<Database>({ dialect: new MysqlDialect({ pool }) }), dialect };
+  return { db: new Kysely<Database>({ dialect: new MysqlDialect({ pool }) }), dialect, poolStats: mysqlPoolStats(pool) };
+}
+
+/** Connection counts of a pool (metrics.ts); SQLite has a single connection and none. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+/** mysql2 keeps its counts in queues it does not type; read them defensively. */
+function mysqlPoolStats(pool: object): () => PoolStats {
+  const p = pool as { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } };
+  return () => ({
+    total: p._allConnections?.length ?? 0,
+    idle: p._freeConnections?.length ?? 0,
+    waiting: p._connectionQueue?.length ?? 0,
+  });
 }
 
 /** The URL without its password, for messages. */

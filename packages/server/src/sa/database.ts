@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
-import { type ConnectOptions, connect } from './connect.ts';
+import { type ConnectOptions, connect, type PoolStats } from './connect.ts';
 import type { SqlDialectName } from './dialect.ts';
 import * as createAcmeTables from './migrations/2026_11_23_000000_create_acme_tables.ts';
 import * as createAccountKeyHistory from './migrations/2026_11_24_010000_create_account_key_history.ts';
@@ -10,6 +10,9 @@ import * as createCrlNumbers from './migrations/2026_11_25_010000_create_crl_num
 import * as createRenewalTables from './migrations/2026_11_25_020000_create_renewal_tables.ts';
 import * as createLeases from './migrations/2026_11_26_010000_create_leases.ts';
 import * as createEabKeys from './migrations/2026_11_27_010000_create_eab_keys.ts';
+import * as createRateLimitBuckets from './migrations/2026_11_28_030000_create_rate_limit_buckets.ts';
+import * as createOperators from './migrations/2026_11_28_010000_create_operators.ts';
+import * as createAuditEvents from './migrations/2026_11_28_020000_create_audit_events.ts';
 import type { Database } from './tables.ts';
 
 /** Every migration, in order. Names are their file names; new ones are appended, old ones never change. */
@@ -22,11 +25,16 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_25_020000_create_renewal_tables': createRenewalTables,
   '2026_11_26_010000_create_leases': createLeases,
   '2026_11_27_010000_create_eab_keys': createEabKeys,
+  '2026_11_28_010000_create_operators': createOperators,
+  '2026_11_28_020000_create_audit_events': createAuditEvents,
+  '2026_11_28_030000_create_rate_limit_buckets': createRateLimitBuckets,
 };
 
 export interface OpenedDatabase {
   db: Kysely<Database>;
   dialect: SqlDialectName;
+  /** Pool connection counts, where the driver tells them (PostgreSQL, MariaDB). */
+  poolStats?: () => PoolStats;
   close(): Promise<void>;
 }
 
@@ -39,8 +47,8 @@ export function openDatabase(
   url: string,
   opts: ConnectOptions = { poolSize: 10, requireTls: false, connectTimeoutMs: 10_000 },
 ): OpenedDatabase {
-  const { db, dialect } = connect(url, opts);
-  return { db, dialect, close: () => db.destroy() };
+  const { db, dialect, poolStats } = connect(url, opts);
+  return { db, dialect, ...(poolStats ? { poolStats } : {}), close: () => db.destroy() };
 }
 
 /** Runs pending migrations; refuses a schema newer than this build knows. */

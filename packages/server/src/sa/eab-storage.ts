@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
+import type { AuditEvent } from '../core/audit.ts';
 import type { Account } from '../core/types.ts';
+import { type AuditPublisher, auditedTransaction } from './audit-storage.ts';
 import { accountToRow } from './converters.ts';
 import { ignoringDuplicates, isUniqueViolation, type SqlDialectName } from './dialect.ts';
 import type { Database, EabKeysTable } from './tables.ts';
@@ -36,23 +38,28 @@ export type BoundAccountResult =
 /** EAB keys, and the account creation that consumes one. Every write is exactly-once on any number of nodes. */
 export interface EabStorage {
   getEabKey(kid: string): Promise<EabKey | undefined>;
-  /** Inserts a key; false when the kid exists. */
-  insertEabKey(key: EabKey): Promise<boolean>;
+  /** Inserts a key (and its audit event); false when the kid exists. */
+  insertEabKey(key: EabKey, audit?: AuditEvent): Promise<boolean>;
   /**
    * Configuration keys at start: inserts those that are absent, and refreshes MAC key, expiry, note and
    * profiles of unused `config` keys. A used key is never touched, so it stays used across restarts.
    */
-  seedEabKeys(keys: EabKey[]): Promise<void>;
+  seedEabKeys(keys: EabKey[], audit?: (key: EabKey) => AuditEvent): Promise<void>;
   /** Keys, oldest first; `used` filters used (true) or unused (false) ones. */
   listEabKeys(filter?: { used?: boolean }): Promise<EabKey[]>;
   /** Deletes an unused key; 'used' when it bound an account (kept as the record of that binding). */
-  deleteEabKey(kid: string): Promise<'deleted' | 'used' | 'missing'>;
+  deleteEabKey(kid: string, audit?: AuditEvent): Promise<'deleted' | 'used' | 'missing'>;
   /**
    * RFC 8555 §7.3.4: one transaction marks the key used by the account (conditional: only while unused
    * and unexpired at `now`) and inserts the account with `eabKid`. Of concurrent requests with one key,
    * exactly one gets 'created'; the others leave no row behind.
    */
-  createAccountWithEabKey(account: Account & { eabKid: string }, now: number): Promise<BoundAccountResult>;
+  createAccountWithEabKey(
+    account: Account & { eabKid: string },
+    now: number,
+    /** account.created and eab_key.consumed, written only when the account is created. */
+    audit?: AuditEvent[],
+  ): Promise<BoundAccountResult>;
 }
 
 const COLUMNS = [
@@ -73,6 +80,7 @@ export class SqlEabStorage implements EabStorage {
   readonly #db: Kysely<Database>;
   readonly #dialect: SqlDialectName;
   readonly #getAccountByThumbprint: (thumbprint: string) => Promise<Account | undefined>;
+  readonly #publishAudit: AuditPublisher | undefined;
 
   constructor(
     db: Kysely<Database>,
@@ -80,9 +88,12 @@ export class SqlEabStorage implements EabStorage {
       dialect: SqlDialectName;
       /** Reads the account a concurrent registration of the same key created. */
       getAccountByThumbprint: (thumbprint: string) => Promise<Account | undefined>;
+      /** Told about audit events once their transaction committed. */
+      publishAudit?: AuditPublisher;
     },
   ) {
     this.#db = db;
+    this.#publishAudit = opts.publishAudit;
     this.#dialect = opts.dialect;
     this.#getAccountByThumbprint = opts.getAccountByThumbprint;
   }
@@ -96,9 +107,12 @@ export class SqlEabStorage implements EabStorage {
     return row && eabKeyRowToEabKey(row);
   }
 
-  async insertEabKey(key: EabKey): Promise<boolean> {
+  async insertEabKey(key: EabKey, audit?: AuditEvent): Promise<boolean> {
     try {
-      await this.#db.insertInto('eab_keys').values(eabKeyToRow(key)).execute();
+      await auditedTransaction(this.#db, this.#publishAudit, async (trx, record) => {
+        await trx.insertInto('eab_keys').values(eabKeyToRow(key)).execute();
+        await record(audit);
+      });
       return true;
     } catch (e) {
       if (isUniqueViolation(e)) return false;
@@ -106,9 +120,9 @@ export class SqlEabStorage implements EabStorage {
     }
   }
 
-  async seedEabKeys(keys: EabKey[]): Promise<void> {
+  async seedEabKeys(keys: EabKey[], audit?: (key: EabKey) => AuditEvent): Promise<void> {
     if (keys.length === 0) return;
-    await this.#db.transaction().execute(async (trx) => {
+    await auditedTransaction(this.#db, this.#publishAudit, async (trx, record) => {
       for (const key of keys) {
         const row = eabKeyToRow(key);
         await trx
@@ -118,7 +132,11 @@ export class SqlEabStorage implements EabStorage {
           .where('source', '=', 'config')
           .where('used_by', 'is', null)
           .execute();
-        await ignoringDuplicates(trx.insertInto('eab_keys').values(row), this.#dialect).execute();
+        const inserted = await ignoringDuplicates(
+          trx.insertInto('eab_keys').values(row),
+          this.#dialect,
+        ).executeTakeFirst();
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) await record(audit?.(key));
       }
     });
   }
@@ -131,22 +149,28 @@ export class SqlEabStorage implements EabStorage {
     return rows.map(eabKeyRowToEabKey);
   }
 
-  async deleteEabKey(kid: string): Promise<'deleted' | 'used' | 'missing'> {
-    const r = await this.#db
-      .deleteFrom('eab_keys')
-      .where('kid', '=', kid)
-      .where('used_by', 'is', null)
-      .executeTakeFirst();
-    if (Number(r.numDeletedRows) === 1) return 'deleted';
+  async deleteEabKey(kid: string, audit?: AuditEvent): Promise<'deleted' | 'used' | 'missing'> {
+    const deleted = await auditedTransaction(this.#db, this.#publishAudit, async (trx, record) => {
+      const r = await trx
+        .deleteFrom('eab_keys')
+        .where('kid', '=', kid)
+        .where('used_by', 'is', null)
+        .executeTakeFirst();
+      if (Number(r.numDeletedRows) !== 1) return false;
+      await record(audit);
+      return true;
+    });
+    if (deleted) return 'deleted';
     return (await this.getEabKey(kid)) ? 'used' : 'missing';
   }
 
   async createAccountWithEabKey(
     account: Account & { eabKid: string },
     now: number,
+    audit?: AuditEvent[],
   ): Promise<BoundAccountResult> {
     try {
-      return await this.#db.transaction().execute(async (trx) => {
+      return await auditedTransaction(this.#db, this.#publishAudit, async (trx, record) => {
         const consumed = await trx
           .updateTable('eab_keys')
           .set({ used_by: account.id, used_at: now })
@@ -157,6 +181,7 @@ export class SqlEabStorage implements EabStorage {
         if (Number(consumed.numUpdatedRows) !== 1) return { outcome: 'key-unavailable' } as const;
         // A unique violation here (the account key registered meanwhile) rolls the consumption back.
         await trx.insertInto('accounts').values(accountToRow(account)).execute();
+        for (const e of audit ?? []) await record(e);
         return { outcome: 'created', account } as const;
       });
     } catch (e) {

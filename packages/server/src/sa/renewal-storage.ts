@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
+import type { AuditEvent } from '../core/audit.ts';
 import type { Certificate } from '../core/types.ts';
 import { AcmeError } from '../errors.ts';
+import { type AuditPublisher, auditedTransaction } from './audit-storage.ts';
 import { certificateRowToCertificate, certificateToRow } from './converters.ts';
 import { isUniqueViolation } from './dialect.ts';
 import type { Database } from './tables.ts';
@@ -114,6 +116,7 @@ export interface RenewalStorage {
     orderId: string,
     certificate: Certificate,
     extra: { replacesCertificateId: string | null; star: StarOrder | null },
+    audit?: AuditEvent,
   ): Promise<void>;
   /** Active STAR orders whose next certificate is due at `now`. */
   dueStarOrders(now: number, limit: number): Promise<StarOrder[]>;
@@ -127,10 +130,12 @@ export interface RenewalStorage {
     slot: number,
     next: { nextSlot: number; nextIssueAt: number | null },
     certificate: Certificate | null,
+    /** certificate.renewed, written when the slot was claimed. */
+    audit?: AuditEvent,
   ): Promise<boolean>;
   getStarOrder(orderId: string): Promise<StarOrder | undefined>;
   /** active or ended → canceled; false when it was already canceled. */
-  cancelStarOrder(orderId: string, at: number): Promise<boolean>;
+  cancelStarOrder(orderId: string, at: number, audit?: AuditEvent): Promise<boolean>;
   /** The certificates of an order, oldest notBefore first. */
   orderCertificates(orderId: string): Promise<Certificate[]>;
   createDelegation(d: Delegation): Promise<void>;
@@ -199,9 +204,11 @@ function delegationRowToDelegation(r: DelegationsTable): Delegation {
 
 export class SqlRenewalStorage implements RenewalStorage {
   readonly #db: Kysely<Database & RenewalTables>;
+  readonly #publishAudit: AuditPublisher | undefined;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, opts: { publishAudit?: AuditPublisher } = {}) {
     this.#db = db.withTables<RenewalTables>();
+    this.#publishAudit = opts.publishAudit;
   }
 
   async recordOrderExtension(ext: OrderExtension): Promise<void> {
@@ -277,8 +284,9 @@ export class SqlRenewalStorage implements RenewalStorage {
     orderId: string,
     certificate: Certificate,
     extra: { replacesCertificateId: string | null; star: StarOrder | null },
+    audit?: AuditEvent,
   ): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    await auditedTransaction(this.#db, this.#publishAudit, async (trx, record) => {
       await trx.insertInto('certificates').values(certificateToRow(certificate)).execute();
       const r = await trx
         .updateTable('orders')
@@ -303,6 +311,7 @@ export class SqlRenewalStorage implements RenewalStorage {
         }
       }
       if (extra.star) await trx.insertInto('star_orders').values(starOrderToRow(extra.star)).execute();
+      await record(audit);
     });
   }
 
@@ -323,8 +332,9 @@ export class SqlRenewalStorage implements RenewalStorage {
     slot: number,
     next: { nextSlot: number; nextIssueAt: number | null },
     certificate: Certificate | null,
+    audit?: AuditEvent,
   ): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+    return auditedTransaction(this.#db, this.#publishAudit, async (trx, record) => {
       const r = await trx
         .updateTable('star_orders')
         .set({
@@ -337,7 +347,10 @@ export class SqlRenewalStorage implements RenewalStorage {
         .where('status', '=', 'active')
         .executeTakeFirst();
       if (Number(r.numUpdatedRows) !== 1) return false;
-      if (certificate) await trx.insertInto('certificates').values(certificateToRow(certificate)).execute();
+      if (certificate) {
+        await trx.insertInto('certificates').values(certificateToRow(certificate)).execute();
+        await record(audit);
+      }
       return true;
     });
   }
@@ -351,14 +364,18 @@ export class SqlRenewalStorage implements RenewalStorage {
     return r && starRowToStarOrder(r);
   }
 
-  async cancelStarOrder(orderId: string, at: number): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('star_orders')
-      .set({ status: 'canceled', canceled_at: at, next_issue_at: null })
-      .where('order_id', '=', orderId)
-      .where('status', 'in', ['active', 'ended'])
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  async cancelStarOrder(orderId: string, at: number, audit?: AuditEvent): Promise<boolean> {
+    return auditedTransaction(this.#db, this.#publishAudit, async (trx, record) => {
+      const r = await trx
+        .updateTable('star_orders')
+        .set({ status: 'canceled', canceled_at: at, next_issue_at: null })
+        .where('order_id', '=', orderId)
+        .where('status', 'in', ['active', 'ended'])
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) return false;
+      await record(audit);
+      return true;
+    });
   }
 
   async orderCertificates(orderId: string): Promise<Certificate[]> {

@@ -1,6 +1,8 @@
 import type { Identifier, ProblemJson } from '@akamu/protocol';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import type { AuditEvent } from '../core/audit.ts';
 import type { Account, Authorization, Certificate, Challenge, Order } from '../core/types.ts';
+import { type AuditPublisher, auditedTransaction } from './audit-storage.ts';
 import {
   accountRowToAccount,
   accountToRow,
@@ -87,6 +89,8 @@ export class SqlStorageAuthority implements StorageAuthority {
   readonly #accountCacheMs: number;
   readonly #dialect: SqlDialectName;
   readonly #now: () => number;
+  /** Told about audit events once their transaction committed (the JSON-lines file). */
+  readonly #publishAudit: AuditPublisher | undefined;
 
   /**
    * `accountCacheMs` bounds how stale a cached account may be when another process changed it (writes
@@ -94,9 +98,15 @@ export class SqlStorageAuthority implements StorageAuthority {
    */
   constructor(
     db: Kysely<Database>,
-    opts: { accountCacheMs?: number; now?: () => number; dialect?: SqlDialectName } = {},
+    opts: {
+      accountCacheMs?: number;
+      now?: () => number;
+      dialect?: SqlDialectName;
+      publishAudit?: AuditPublisher;
+    } = {},
   ) {
     this.#db = db;
+    this.#publishAudit = opts.publishAudit;
     const dialect = opts.dialect ?? 'sqlite';
     this.#dialect = dialect;
     this.#accountCacheMs = opts.accountCacheMs ?? 0;
@@ -291,9 +301,12 @@ export class SqlStorageAuthority implements StorageAuthority {
     return row && accountRowToAccount(row as AccountsTable);
   }
 
-  async createAccount(account: Account): Promise<{ account: Account; created: boolean }> {
+  async createAccount(account: Account, audit?: AuditEvent): Promise<{ account: Account; created: boolean }> {
     try {
-      await this.#q.insertAccount.execute(this.#db, accountToRow(account));
+      await this.#audited(async (trx, record) => {
+        await this.#q.insertAccount.execute(trx, accountToRow(account));
+        await record(audit);
+      });
       return { account, created: true };
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
@@ -306,17 +319,21 @@ export class SqlStorageAuthority implements StorageAuthority {
   async updateAccount(
     id: string,
     changes: { contact?: string[]; status?: Account['status'] },
+    audit?: AuditEvent,
   ): Promise<Account | undefined> {
     const set: Partial<AccountsTable> = {};
     if (changes.contact) set.contact = JSON.stringify(changes.contact);
     if (changes.status) set.status = changes.status;
     if (Object.keys(set).length > 0) {
-      await this.#db
-        .updateTable('accounts')
-        .set(set)
-        .where('id', '=', id)
-        .where('status', '=', 'valid')
-        .execute();
+      await this.#audited(async (trx, record) => {
+        const r = await trx
+          .updateTable('accounts')
+          .set(set)
+          .where('id', '=', id)
+          .where('status', '=', 'valid')
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) === 1) await record(audit);
+      });
     }
     this.#accounts.delete(id);
     return this.getAccount(id);
@@ -326,10 +343,11 @@ export class SqlStorageAuthority implements StorageAuthority {
     id: string,
     oldThumbprint: string,
     next: { thumbprint: string; jwk: Record<string, unknown> },
+    audit?: AuditEvent,
   ): Promise<'changed' | 'conflict' | 'stale'> {
     this.#accounts.delete(id);
     try {
-      return await this.#db.transaction().execute(async (trx) => {
+      return await this.#audited(async (trx, record) => {
         const r = await trx
           .updateTable('accounts')
           .set({ thumbprint: next.thumbprint, jwk: JSON.stringify(next.jwk) })
@@ -348,6 +366,7 @@ export class SqlStorageAuthority implements StorageAuthority {
           .insertInto('account_key_history')
           .values({ account_id: id, thumbprint: oldThumbprint, retired_at: this.#now() })
           .execute();
+        await record(audit);
         return 'changed' as const;
       });
     } catch (e) {
@@ -397,22 +416,24 @@ export class SqlStorageAuthority implements StorageAuthority {
     return this.#withChallenges(rows as AuthorizationsTable[]);
   }
 
-  async createOrder(order: Order, newAuthorizations: Authorization[]): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+  async createOrder(order: Order, newAuthorizations: Authorization[], audit?: AuditEvent): Promise<void> {
+    await this.#audited(async (trx, record) => {
       for (const a of newAuthorizations) {
         await this.#q.insertAuthz.execute(trx, authorizationToRow(a));
         for (const c of a.challenges) await this.#q.insertChallenge.execute(trx, challengeToRow(c));
       }
       await this.#q.insertOrder.execute(trx, orderToRow(order));
+      await record(audit);
     });
   }
 
-  async createAuthorizations(authorizations: Authorization[]): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+  async createAuthorizations(authorizations: Authorization[], audit?: AuditEvent[]): Promise<void> {
+    await this.#audited(async (trx, record) => {
       for (const a of authorizations) {
         await this.#q.insertAuthz.execute(trx, authorizationToRow(a));
         for (const c of a.challenges) await this.#q.insertChallenge.execute(trx, challengeToRow(c));
       }
+      for (const e of audit ?? []) await record(e);
     });
   }
 
@@ -474,14 +495,18 @@ export class SqlStorageAuthority implements StorageAuthority {
     );
   }
 
-  async deactivateAuthorization(id: string): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('authorizations')
-      .set({ status: 'deactivated' })
-      .where('id', '=', id)
-      .where('status', 'in', ['pending', 'valid'])
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  async deactivateAuthorization(id: string, audit?: AuditEvent): Promise<boolean> {
+    return this.#audited(async (trx, record) => {
+      const r = await trx
+        .updateTable('authorizations')
+        .set({ status: 'deactivated' })
+        .where('id', '=', id)
+        .where('status', 'in', ['pending', 'valid'])
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) return false;
+      await record(audit);
+      return true;
+    });
   }
 
   async getChallenge(
@@ -506,8 +531,9 @@ export class SqlStorageAuthority implements StorageAuthority {
     outcome:
       | { valid: true; at: number; expiresAt: number }
       | { valid: false; at: number; error: ProblemJson },
+    audit?: AuditEvent,
   ): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+    return this.#audited(async (trx, record) => {
       const r = outcome.valid
         ? await this.#q.challengeValid.execute(trx, { id: challengeId, at: outcome.at })
         : await this.#q.challengeInvalid.execute(trx, {
@@ -518,6 +544,7 @@ export class SqlStorageAuthority implements StorageAuthority {
       if (outcome.valid)
         await this.#q.authzValid.execute(trx, { id: authorizationId, expires: outcome.expiresAt });
       else await this.#q.authzInvalid.execute(trx, { id: authorizationId });
+      await record(audit);
       return true;
     });
   }
@@ -573,24 +600,57 @@ export class SqlStorageAuthority implements StorageAuthority {
     return Number(r.numAffectedRows) === 1;
   }
 
-  async completeFinalize(orderId: string, certificate: Certificate): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+  async completeFinalize(orderId: string, certificate: Certificate, audit?: AuditEvent): Promise<void> {
+    await this.#audited(async (trx, record) => {
       await this.#q.insertCertificate.execute(trx, certificateToRow(certificate));
       const r = await this.#q.orderValid.execute(trx, { id: orderId, certificate: certificate.id });
       if (Number(r.numAffectedRows) !== 1) throw new Error(`order ${orderId} was not processing`);
+      await record(audit);
     });
   }
 
-  async failOrder(orderId: string, error: ProblemJson): Promise<void> {
-    await this.#db
-      .updateTable('orders')
-      .set({ status: 'invalid', error: JSON.stringify(error) })
-      .where('id', '=', orderId)
-      .where('status', 'in', ['pending', 'processing'])
-      .execute();
+  async failOrder(orderId: string, error: ProblemJson, audit?: AuditEvent): Promise<void> {
+    await this.#audited(async (trx, record) => {
+      const r = await trx
+        .updateTable('orders')
+        .set({ status: 'invalid', error: JSON.stringify(error) })
+        .where('id', '=', orderId)
+        .where('status', 'in', ['pending', 'processing'])
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 1) await record(audit);
+    });
   }
 
-  async failStaleProcessingOrders(before: number, error: ProblemJson): Promise<number> {
+  async failStaleProcessingOrders(
+    before: number,
+    error: ProblemJson,
+    audit?: (orderId: string) => AuditEvent,
+  ): Promise<number> {
+    if (audit) {
+      // One conditional update and its order.invalid event per order (rare: only after a crash).
+      const stale = await this.#db
+        .selectFrom('orders')
+        .select('id')
+        .where('status', '=', 'processing')
+        .where('finalize_started_at', '<', before)
+        .limit(500)
+        .execute();
+      let failed = 0;
+      for (const { id } of stale) {
+        await this.#audited(async (trx, record) => {
+          const r = await trx
+            .updateTable('orders')
+            .set({ status: 'invalid', error: JSON.stringify(error) })
+            .where('id', '=', id)
+            .where('status', '=', 'processing')
+            .executeTakeFirst();
+          if (Number(r.numUpdatedRows) !== 1) return;
+          await record(audit(id));
+          failed++;
+        });
+      }
+      return failed;
+    }
     const r = await this.#db
       .updateTable('orders')
       .set({ status: 'invalid', error: JSON.stringify(error) })
@@ -610,14 +670,18 @@ export class SqlStorageAuthority implements StorageAuthority {
     return row && certificateRowToCertificate(row);
   }
 
-  async revokeCertificate(id: string, reason: number, at: number): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('certificates')
-      .set({ status: 'revoked', revoked_at: at, revocation_reason: reason })
-      .where('id', '=', id)
-      .where('status', '=', 'valid')
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  async revokeCertificate(id: string, reason: number, at: number, audit?: AuditEvent): Promise<boolean> {
+    return this.#audited(async (trx, record) => {
+      const r = await trx
+        .updateTable('certificates')
+        .set({ status: 'revoked', revoked_at: at, revocation_reason: reason })
+        .where('id', '=', id)
+        .where('status', '=', 'valid')
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) return false;
+      await record(audit);
+      return true;
+    });
   }
 
   listRevokedCertificates(notAfterFrom: number): Promise<RevokedCertificate[]> {
@@ -638,6 +702,13 @@ export class SqlStorageAuthority implements StorageAuthority {
 
   async close(): Promise<void> {
     await this.#db.destroy();
+  }
+
+  /** One transaction whose audit events (`record`) are published once it committed (sa/audit-storage.ts). */
+  #audited<T>(
+    fn: (trx: Transaction<Database>, record: (event: AuditEvent | undefined) => Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    return auditedTransaction(this.#db, this.#publishAudit, fn);
   }
 
   async #withChallenges(rows: AuthorizationsTable[]): Promise<Authorization[]> {

@@ -1,4 +1,5 @@
 import type { Identifier, ProblemJson } from '@akamu/protocol';
+import type { AuditEvent } from '../core/audit.ts';
 import type { Account, Authorization, Certificate, Challenge, Order } from '../core/types.ts';
 
 /**
@@ -14,6 +15,10 @@ export interface RevokedCertificate {
   reason: number;
 }
 
+/**
+ * Every method that changes state takes an optional audit event (core/audit.ts) and, when given,
+ * inserts it in the transaction of the change and only when the change applied (sa/audit-storage.ts).
+ */
 export interface StorageAuthority {
   /** Returns the stored value, storing `value` first if the setting is absent (first writer wins). */
   getOrCreateSetting(name: string, value: string): Promise<string>;
@@ -25,16 +30,18 @@ export interface StorageAuthority {
   getAccount(id: string): Promise<Account | undefined>;
   getAccountByThumbprint(thumbprint: string): Promise<Account | undefined>;
   /** Inserts the account; if the key is already registered returns that account instead (`created: false`). */
-  createAccount(account: Account): Promise<{ account: Account; created: boolean }>;
+  createAccount(account: Account, audit?: AuditEvent): Promise<{ account: Account; created: boolean }>;
   updateAccount(
     id: string,
     changes: { contact?: string[]; status?: Account['status'] },
+    audit?: AuditEvent,
   ): Promise<Account | undefined>;
   /** RFC 8555 §7.3.5: swaps the key if `oldThumbprint` is current; 'conflict' if the new key belongs to an account. */
   changeAccountKey(
     id: string,
     oldThumbprint: string,
     next: { thumbprint: string; jwk: Record<string, unknown> },
+    audit?: AuditEvent,
   ): Promise<'changed' | 'conflict' | 'stale'>;
   /**
    * Thumbprints of the keys the account used before its current one, newest first; empty for a
@@ -49,9 +56,9 @@ export interface StorageAuthority {
     now: number,
   ): Promise<Authorization[]>;
   /** Inserts the order with its new authorizations and their challenges, in one transaction. */
-  createOrder(order: Order, newAuthorizations: Authorization[]): Promise<void>;
+  createOrder(order: Order, newAuthorizations: Authorization[], audit?: AuditEvent): Promise<void>;
   /** Inserts authorizations with their challenges outside any order (RFC 8555 §7.4.1 pre-authorization). */
-  createAuthorizations(authorizations: Authorization[]): Promise<void>;
+  createAuthorizations(authorizations: Authorization[], audit?: AuditEvent[]): Promise<void>;
   getOrder(id: string): Promise<Order | undefined>;
   /** The order's authorizations, with challenges, in the order's order. */
   getAuthorizations(ids: string[]): Promise<Authorization[]>;
@@ -63,7 +70,7 @@ export interface StorageAuthority {
   ): Promise<{ ids: string[]; next: string | undefined }>;
 
   getAuthorization(id: string): Promise<Authorization | undefined>;
-  deactivateAuthorization(id: string): Promise<boolean>;
+  deactivateAuthorization(id: string, audit?: AuditEvent): Promise<boolean>;
   getChallenge(id: string): Promise<{ challenge: Challenge; authorization: Authorization } | undefined>;
   /** pending → processing (noting when); false if the challenge was not pending. */
   startChallenge(challengeId: string, now: number): Promise<boolean>;
@@ -77,6 +84,7 @@ export interface StorageAuthority {
     outcome:
       | { valid: true; at: number; expiresAt: number }
       | { valid: false; at: number; error: ProblemJson },
+    audit?: AuditEvent,
   ): Promise<boolean>;
   /**
    * Claims challenges whose validation began before `before` and never ended (the node validating them
@@ -95,16 +103,21 @@ export interface StorageAuthority {
   /** pending → processing (finalize), noting when; false when the order was not pending. */
   beginFinalize(orderId: string, now: number): Promise<boolean>;
   /** processing → valid, with the certificate inserted in the same transaction. */
-  completeFinalize(orderId: string, certificate: Certificate): Promise<void>;
+  completeFinalize(orderId: string, certificate: Certificate, audit?: AuditEvent): Promise<void>;
   /** processing or pending → invalid with the error. */
-  failOrder(orderId: string, error: ProblemJson): Promise<void>;
+  failOrder(orderId: string, error: ProblemJson, audit?: AuditEvent): Promise<void>;
   /** Fails orders whose finalization began before `before` and never ended (a crash between the two steps). */
-  failStaleProcessingOrders(before: number, error: ProblemJson): Promise<number>;
+  failStaleProcessingOrders(
+    before: number,
+    error: ProblemJson,
+    /** An order.invalid event for each order failed. */
+    audit?: (orderId: string) => AuditEvent,
+  ): Promise<number>;
 
   getCertificate(id: string): Promise<Certificate | undefined>;
   getCertificateBySerial(serial: string): Promise<Certificate | undefined>;
   /** valid → revoked; false if already revoked. */
-  revokeCertificate(id: string, reason: number, at: number): Promise<boolean>;
+  revokeCertificate(id: string, reason: number, at: number, audit?: AuditEvent): Promise<boolean>;
   /** Revoked certificates whose notAfter is at or after `notAfterFrom`, for building CRLs (RFC 5280 §5). */
   listRevokedCertificates(notAfterFrom: number): Promise<RevokedCertificate[]>;
   /** Increments and returns the CRL number of a CRL scope (1 the first time), in one transaction. */

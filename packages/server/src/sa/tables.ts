@@ -91,6 +91,13 @@ export interface LeasesTable {
   expires_at: number;
 }
 
+/** Rate-limit buckets (RFC 8555 §6.6); sa/rate-limit-storage.ts. */
+export interface RateLimitBucketsTable {
+  bucket: string;
+  hits: number;
+  expires_at: number;
+}
+
 /** External account binding keys (RFC 8555 §7.3.4); sa/eab-storage.ts. */
 export interface EabKeysTable {
   kid: string;
@@ -105,9 +112,43 @@ export interface EabKeysTable {
   used_at: number | null;
 }
 
+/** Operators of the admin API (2026_11_28_010000_create_operators); sa/admin-storage.ts. */
+export interface OperatorsTable {
+  id: string;
+  name: string;
+  role: string;
+  token_hash: string;
+  cert_fingerprint: string | null;
+  scope: string | null;
+  disabled: number;
+  failed_logins: number;
+  locked_until: number | null;
+  created_at: number;
+  token_rotated_at: number;
+  last_login_at: number | null;
+}
+
+/** The audit log (2026_11_28_020000_create_audit_events); sa/audit-storage.ts. */
+export interface AuditEventsTable {
+  id: string;
+  at: number;
+  type: string;
+  actor: string;
+  object_type: string;
+  object_id: string;
+  outcome: string;
+  detail: string | null;
+  source: string | null;
+  request_id: string | null;
+  details: string | null;
+}
+
 export interface Database {
+  audit_events: AuditEventsTable;
+  operators: OperatorsTable;
   eab_keys: EabKeysTable;
   leases: LeasesTable;
+  rate_limit_buckets: RateLimitBucketsTable;
   account_key_history: AccountKeyHistoryTable;
   settings: SettingsTable;
   used_nonces: UsedNoncesTable;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AcmeError } from '../errors.ts';
+import { RateLimitedError } from '../ra/rate-limits.ts';
 import type { WfeContext } from './context.ts';
 import { sendProblem, toAcmeError } from './problem.ts';
 import { registerAccount } from './routes/account.ts';
@@ -30,14 +31,22 @@ export function registerAcme(app: FastifyInstance, ctx: WfeContext): void {
     }
   });
 
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
+    // Health and metrics endpoints (config.acme === false) are not ACME resources: no nonce, no links.
+    if ((request.routeOptions.config as { acme?: boolean } | undefined)?.acme === false) return done(null, payload);
     reply.header('Replay-Nonce', ctx.nonces.issue());
     if (!reply.hasHeader('Link')) reply.header('Link', `<${ctx.urls.directory}>;rel="index"`);
     if (!reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store');
     done(null, payload);
   });
 
-  app.setErrorHandler((err, request, reply) => sendProblem(reply, toAcmeError(err, request)));
+  app.setErrorHandler((err, request, reply) => {
+    // RFC 8555 §6.6: a rateLimited problem links the CA's rate-limit policy.
+    if (err instanceof RateLimitedError && err.policyUrl) {
+      reply.header('Link', [`<${err.policyUrl}>;rel="help"`, `<${ctx.urls.directory}>;rel="index"`]);
+    }
+    return sendProblem(reply, toAcmeError(err, request));
+  });
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,

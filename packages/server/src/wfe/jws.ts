@@ -2,8 +2,21 @@ import { constants, createPublicKey, type KeyObject, verify } from 'node:crypto'
 import { ecCoordinateSize, fromB64u, type Jwk, jwkThumbprint, publicJwk } from '@akamu/protocol';
 import { AcmeError, malformed } from '../errors.ts';
 
-/** RFC 8555 §6.2: the accepted JWS algorithms. MAC algorithms and "none" are never accepted. */
-export const JWS_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+/**
+ * RFC 8555 §6.2: the accepted JWS algorithms. MAC algorithms and "none" are never accepted. ML-DSA-44/65/87
+ * are FIPS 204 pure ML-DSA with an empty context, keys as AKP JWKs (draft-ietf-cose-dilithium §3, §5).
+ */
+export const JWS_ALGORITHMS = [
+  'RS256',
+  'PS256',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'ML-DSA-44',
+  'ML-DSA-65',
+  'ML-DSA-87',
+] as const;
 export type JwsAlgorithm = (typeof JWS_ALGORITHMS)[number];
 
 export interface ProtectedHeader {
@@ -98,11 +111,16 @@ const MAX_RSA_BITS = 8192;
 
 /**
  * Imports a client's JWK as a public key, checking it fits the algorithm (RFC 7518 §3): EC curve per ES*,
- * RSA of 2048–8192 bits for RS256/PS256, Ed25519/Ed448 for EdDSA. Private members are refused.
+ * RSA of 2048–8192 bits for RS256/PS256, Ed25519/Ed448 for EdDSA, an AKP key whose own `alg` is the JWS
+ * alg for ML-DSA-* (draft-ietf-cose-dilithium §3, §7.4). Private members are refused.
  */
 export function importJwk(raw: Jwk, alg: JwsAlgorithm): PublicJwk {
-  if ('d' in raw || 'p' in raw || 'q' in raw)
+  if ('d' in raw || 'p' in raw || 'q' in raw || 'priv' in raw)
     throw new AcmeError('badPublicKey', 'the JWK contains private key material');
+  if (raw.kty === 'AKP' && raw.alg !== alg) {
+    // §7.4: an AKP key is bound to one algorithm; a key used under another is refused before import.
+    throw new AcmeError('badPublicKey', `an AKP key for ${String(raw.alg)} cannot sign ${alg}`);
+  }
   let jwk: Jwk;
   let thumbprint: string;
   let key: KeyObject;
@@ -120,13 +138,15 @@ export function importJwk(raw: Jwk, alg: JwsAlgorithm): PublicJwk {
 const CURVE_FOR_ALG: Record<string, string> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
 
 export function checkKeyMatchesAlg(key: KeyObject, alg: JwsAlgorithm): void {
-  const type = key.asymmetricKeyType;
+  const type = key.asymmetricKeyType as string | undefined;
   const ok =
     alg === 'EdDSA'
       ? type === 'ed25519' || type === 'ed448'
       : alg === 'RS256' || alg === 'PS256'
         ? type === 'rsa'
-        : type === 'ec' && key.asymmetricKeyDetails?.namedCurve === CURVE_FOR_ALG[alg];
+        : alg.startsWith('ML-DSA-')
+          ? type === alg.toLowerCase()
+          : type === 'ec' && key.asymmetricKeyDetails?.namedCurve === CURVE_FOR_ALG[alg];
   if (!ok) throw new AcmeError('badPublicKey', `a ${describe(key)} key cannot sign ${alg}`);
   if (type === 'rsa') {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
@@ -160,6 +180,10 @@ export function verifyJwsSignature(jws: FlattenedJws, key: KeyObject): boolean {
           jws.signature,
         );
       case 'EdDSA':
+      case 'ML-DSA-44':
+      case 'ML-DSA-65':
+      case 'ML-DSA-87':
+        // Pure EdDSA and pure ML-DSA (FIPS 204 Algorithm 3, empty context) verify the message itself.
         return verify(null, data, key, jws.signature);
       default: {
         const size = ecCoordinateSize(alg)!;

@@ -29,7 +29,8 @@ const SIGNATURE_NAMES: Record<string, RegExp> = {
   ed25519: /Signature Algorithm: ED25519/,
 };
 
-for (const keyType of KEY_TYPES) {
+// The system openssl (Debian 12: 3.0) has no ML-DSA; ML-DSA CAs are covered by ml-dsa.test.ts.
+for (const keyType of KEY_TYPES.filter((k) => !k.startsWith('ml-dsa-'))) {
   test(`round trip with a ${keyType} CA`, async () => {
     const dir = tempDir();
     const ca = await loadOrCreateCa({ dir, keyType });

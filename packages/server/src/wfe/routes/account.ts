@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { acmeAuditContext } from '../audit-context.ts';
 import { assertOwner, sendJson, type WfeContext } from '../context.ts';
 import { accountToJson } from '../render.ts';
 
@@ -7,7 +8,7 @@ export function registerAccount(app: FastifyInstance, ctx: WfeContext): void {
   app.post<{ Params: { id: string } }>('/acme/account/:id', async (request, reply) => {
     const { account, payload } = await ctx.verifier.byAccount(request);
     assertOwner(account, request.params.id, 'account');
-    const updated = await ctx.ra.updateAccount(account, payload);
+    const updated = await ctx.ra.updateAccount(account, payload, acmeAuditContext(request, { account }));
     return sendJson(reply, 200, accountToJson(updated, ctx.urls), ctx.urls.account(account.id));
   });
 

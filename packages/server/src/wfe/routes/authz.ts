@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { malformed, notFound } from '../../errors.ts';
+import { acmeAuditContext } from '../audit-context.ts';
 import { assertOwner, sendJson, type WfeContext } from '../context.ts';
 import { authorizationToJson, challengeToJson } from '../render.ts';
 
@@ -23,7 +24,7 @@ export function registerAuthz(app: FastifyInstance, ctx: WfeContext): void {
         (await ctx.sa.getAuthorization(authz.id)) ??
         authz;
     }
-    const updated = await ctx.ra.updateAuthorization(authz, payload);
+    const updated = await ctx.ra.updateAuthorization(authz, payload, acmeAuditContext(request, { account }));
     return sendJson(
       reply,
       200,
@@ -46,6 +47,7 @@ export function registerAuthz(app: FastifyInstance, ctx: WfeContext): void {
             found.authorization,
             found.challenge.id,
             challengeResponse(payload),
+            acmeAuditContext(request, { account }),
           );
     const challenge = authz.challenges.find((c) => c.id === found.challenge.id)!;
     // RFC 8555 §8.2: tell the client when to look again (lego waits 5 s without it).

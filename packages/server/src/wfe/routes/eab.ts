@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { parsePrincipal } from '../../core/eab.ts';
 import { AcmeError } from '../../errors.ts';
 import type { EabAuthority } from '../../ra/eab-authority.ts';
+import { clientIdentity, clientPrincipal } from '../client-identity.ts';
 import { sendJson } from '../context.ts';
 
 export interface EabRouteOptions {
@@ -16,12 +17,25 @@ export interface EabRouteOptions {
  * GET /acme/eab: the HKDF-derived external account binding key (RFC 8555 §7.3.4) of the principal a
  * trusted reverse proxy authenticated, as `{ kid, hmac_key }`. Only the connection's own peer address
  * counts (never X-Forwarded-For): a request from elsewhere is refused with 403, a trusted proxy's
- * request without a principal with 401.
+ * request without a principal with 401. A request with a verified client certificate (mutual TLS or a
+ * forwarded certificate, docs/tls.md) is its own principal: the certificate's subject CN, else its first
+ * email, DNS or URI subject alternative name.
  */
 export function registerEab(app: FastifyInstance, eab: EabAuthority, opts: EabRouteOptions): void {
   const trusted = trustedProxyList(opts.trustedProxies);
   const header = opts.principalHeader.toLowerCase();
   app.get('/acme/eab', async (request, reply) => {
+    // A verified client certificate (mutual TLS, docs/tls.md) names the principal itself.
+    const identity = clientIdentity(request);
+    const certPrincipal = identity && parsePrincipal(clientPrincipal(identity));
+    if (certPrincipal !== undefined) {
+      const key = await eab.derivedKeyFor(certPrincipal, {
+        actor: 'system',
+        source: request.ip,
+        requestId: String(request.id),
+      });
+      return sendJson(reply, 200, { kid: key.kid, hmac_key: key.hmacKey });
+    }
     const peer = request.socket.remoteAddress;
     if (peer === undefined || !isTrusted(trusted, peer)) {
       throw new AcmeError('unauthorized', 'EAB keys are handed out only through the trusted reverse proxy');
@@ -36,7 +50,11 @@ export function registerEab(app: FastifyInstance, eab: EabAuthority, opts: EabRo
         },
       );
     }
-    const key = await eab.derivedKeyFor(principal);
+    const key = await eab.derivedKeyFor(principal, {
+      actor: 'system',
+      source: request.ip,
+      requestId: String(request.id),
+    });
     return sendJson(reply, 200, { kid: key.kid, hmac_key: key.hmacKey });
   });
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { acmeAuditContext } from '../audit-context.ts';
 import { sendJson, type WfeContext } from '../context.ts';
 import { accountToJson } from '../render.ts';
 
@@ -6,7 +7,12 @@ import { accountToJson } from '../render.ts';
 export function registerNewAccount(app: FastifyInstance, ctx: WfeContext): void {
   app.post('/acme/new-account', async (request, reply) => {
     const { payload, jwk } = await ctx.verifier.byJwk(request);
-    const { account, created } = await ctx.ra.newAccount(jwk, payload);
+    const { account, created } = await ctx.ra.newAccount(
+      jwk,
+      payload,
+      { ip: request.ip },
+      acmeAuditContext(request, jwk),
+    );
     return sendJson(
       reply,
       created ? 201 : 200,

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { acmeAuditContext } from '../audit-context.ts';
 import { sendJson, type WfeContext } from '../context.ts';
 import { authorizationToJson } from '../render.ts';
 
@@ -6,7 +7,7 @@ import { authorizationToJson } from '../render.ts';
 export function registerNewAuthz(app: FastifyInstance, ctx: WfeContext): void {
   app.post('/acme/new-authz', async (request, reply) => {
     const { account, payload } = await ctx.verifier.byAccount(request);
-    const authz = await ctx.ra.newAuthz(account, payload);
+    const authz = await ctx.ra.newAuthz(account, payload, acmeAuditContext(request, { account }));
     return sendJson(
       reply,
       201,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { malformed, notFound } from '../../errors.ts';
+import { acmeAuditContext } from '../audit-context.ts';
 import { assertOwner, sendJson, type WfeContext } from '../context.ts';
 import { fullOrderJson } from '../order-json.ts';
 
@@ -13,7 +14,7 @@ export function registerOrder(app: FastifyInstance, ctx: WfeContext): void {
     // RFC 8739 §3.1.2: {"status": "canceled"} stops a STAR order's renewals.
     if (payload !== undefined) {
       if (!ctx.renewals) throw malformed('an order cannot be updated');
-      await ctx.renewals.cancel(order, payload);
+      await ctx.renewals.cancel(order, payload, acmeAuditContext(request, { account }));
     }
     const { status } = await ctx.ra.loadOrder(order);
     if (status === 'processing') reply.header('Retry-After', String(ctx.retryAfterSeconds));
@@ -25,7 +26,14 @@ export function registerOrder(app: FastifyInstance, ctx: WfeContext): void {
     const order = await ctx.sa.getOrder(request.params.id);
     if (!order) throw notFound('order');
     assertOwner(account, order.accountId, 'order');
-    const finalized = await ctx.ra.finalize(account, key, order, payload);
+    const finalized = await ctx.ra.finalize(
+      account,
+      key,
+      order,
+      payload,
+      { ip: request.ip },
+      acmeAuditContext(request, { account }),
+    );
     return sendJson(
       reply,
       200,

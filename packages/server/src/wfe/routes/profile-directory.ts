@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AcmeError } from '../../errors.ts';
+import { acmeAuditContext } from '../audit-context.ts';
 import { sendJson, type WfeContext } from '../context.ts';
 import { fullOrderJson } from '../order-json.ts';
 import { directoryJson } from './directory.ts';
@@ -30,7 +31,13 @@ export function registerProfileDirectories(app: FastifyInstance, ctx: WfeContext
   app.post<{ Params: { id: string } }>('/acme/profile/:id/new-order', async (request, reply) => {
     const id = known(request.params.id);
     const { account, payload } = await ctx.verifier.byAccount(request);
-    const { order, status } = await ctx.ra.newOrder(account, payload, id);
+    const { order, status } = await ctx.ra.newOrder(
+      account,
+      payload,
+      id,
+      { ip: request.ip },
+      acmeAuditContext(request, { account }),
+    );
     reply.header('Link', `<${ctx.urls.profileDirectory(id)}>;rel="index"`);
     return sendJson(reply, 201, await fullOrderJson(ctx, order, status), ctx.urls.order(order.id));
   });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { acmeAuditContext } from '../audit-context.ts';
 import type { WfeContext } from '../context.ts';
 
 /** RFC 8555 §7.6: signed by an account (kid) or by the certificate's own key (jwk); 200 with no body. */
@@ -8,6 +9,7 @@ export function registerRevokeCert(app: FastifyInstance, ctx: WfeContext): void 
     await ctx.ra.revoke(
       'account' in verified ? { account: verified.account } : { certificateKey: verified.key },
       verified.payload,
+      acmeAuditContext(request, 'account' in verified ? { account: verified.account } : verified.jwk),
     );
     return reply.code(200).send();
   });

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { AddressList } from './core/rate-limit-rules.ts';
+
+/**
+ * Structured JSON logs (pino through Fastify): one request id per request, secrets never written.
+ * docs/operations.md "Health, metrics and logs".
+ */
+
+/** Paths pino replaces with "[Redacted]" wherever they appear in a log object. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'headers.authorization',
+  'headers.cookie',
+  'authorization',
+  // JWS bodies (RFC 7515 §7.2.1 flattened JSON): the signature, also of a nested EAB JWS.
+  'signature',
+  '*.signature',
+  '*.*.signature',
+  '*.*.*.signature',
+  // EAB MAC keys (config and storage spellings) and tokens (admin API tokens, bearer tokens).
+  'hmac_key',
+  '*.hmac_key',
+  '*.*.hmac_key',
+  'hmacKey',
+  '*.hmacKey',
+  '*.*.hmacKey',
+  'token',
+  '*.token',
+  '*.*.token',
+  'password',
+  '*.password',
+];
+
+/** A request id a proxy may hand in: short, printable, nothing that could forge a log line. */
+const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/**
+ * Fastify's genReqId: the `X-Request-Id` header when the peer is one of `trustedProxies` (addresses or
+ * CIDR blocks) and the id is well-formed, else a fresh random UUID.
+ */
+export function requestIdGenerator(trustedProxies: readonly string[]): (req: IncomingMessage) => string {
+  let trusted: AddressList;
+  try {
+    trusted = new AddressList(trustedProxies);
+  } catch {
+    // A name Fastify's trustProxy accepts but is no address: trust no header rather than fail the start.
+    trusted = new AddressList([]);
+  }
+  return (req) => {
+    const header = req.headers['x-request-id'];
+    if (typeof header === 'string' && REQUEST_ID.test(header) && trusted.has(req.socket?.remoteAddress)) {
+      return header;
+    }
+    return randomUUID();
+  };
+}
+
+/** The pino options of the server: level, redaction; merged under an embedder's own options. */
+export function loggerOptions(
+  level: string,
+  override: boolean | Record<string, unknown> | undefined,
+): false | Record<string, unknown> {
+  if (override === false) return false;
+  const base: Record<string, unknown> = {
+    level,
+    redact: { paths: REDACTED_PATHS, censor: '[Redacted]' },
+  };
+  return typeof override === 'object' ? { ...base, ...override } : base;
+}
