@@ -11,6 +11,13 @@ import { runCli, show } from './helpers/run-cli.ts';
  * `akamu admin …` against a real server started by the CLI (`akamu serve` in a child process): the first
  * administrator from `akamu admin bootstrap`, then every command group over the admin API.
  */
+
+/** A member of the one JSON object a --json command printed (fails with the output when there is none). */
+function field(r: Awaited<ReturnType<typeof runCli>>, key: string): unknown {
+  assert.ok(r.json, show(r));
+  return r.json[key];
+}
+
 describe('akamu admin', () => {
   let ca: AkamuProcess;
   let dir: string;
@@ -36,7 +43,7 @@ describe('akamu admin', () => {
     assert.equal(again.code, EXIT.CONFIG, show(again));
     const me = await api(adminToken, ['whoami', '--json']);
     assert.equal(me.code, EXIT.OK, show(me));
-    assert.equal((me.json?.result as { role: string }).role, 'administrator');
+    assert.equal((field(me, 'result') as { role: string }).role, 'administrator');
   });
 
   it('manages operators, EAB keys, the CA, CRLs and statistics; refusals exit 5', async () => {
@@ -55,17 +62,17 @@ describe('akamu admin', () => {
     const refused = await api(auditorToken, ['eab', 'create', '--json']);
     assert.equal(refused.code, EXIT.ACME_PROBLEM, show(refused));
     assert.equal(
-      ((refused.json?.error as { kind: string }) ?? {}).kind,
+      (refused.json?.error as { kind: string } | undefined)?.kind,
       'admin_problem',
       'the problem is reported',
     );
 
     const created = await api(adminToken, ['eab', 'create', '--note', 'from the cli', '--json']);
     assert.equal(created.code, EXIT.OK, show(created));
-    const kid = (created.json?.result as { kid: string }).kid;
+    const kid = (field(created, 'result') as { kid: string }).kid;
     const unused = await api(auditorToken, ['eab', 'list', '--unused', '--json']);
     assert.ok(
-      (unused.json?.items as { kid: string }[]).some((k) => k.kid === kid),
+      (field(unused, 'items') as { kid: string }[]).some((k) => k.kid === kid),
       show(unused),
     );
     assert.equal((await api(adminToken, ['eab', 'delete', kid])).code, EXIT.OK);
@@ -76,12 +83,12 @@ describe('akamu admin', () => {
 
     const info = await api(auditorToken, ['ca', '--json']);
     assert.equal(info.code, EXIT.OK, show(info));
-    assert.match((info.json?.result as { keyType: string }).keyType, /^ec:P-256$/);
+    assert.match((field(info, 'result') as { keyType: string }).keyType, /^ec:P-256$/);
     const crl = await api(adminToken, ['crl', 'regenerate', '--json']);
     assert.equal(crl.code, EXIT.OK, show(crl));
-    assert.ok((crl.json?.result as { crlNumber: number }).crlNumber >= 1);
+    assert.ok((field(crl, 'result') as { crlNumber: number }).crlNumber >= 1);
     const stats = await api(auditorToken, ['stats', '--json']);
-    assert.equal((stats.json?.result as { operators: Record<string, number> }).operators.auditor, 1);
+    assert.equal((field(stats, 'result') as { operators: Record<string, number> }).operators.auditor, 1);
     const certs = await api(auditorToken, ['certificates', 'list', '--status', 'valid']);
     assert.equal(certs.code, EXIT.OK, show(certs));
     const missing = await api(auditorToken, ['certificates', 'show', 'abcdef', '--json']);

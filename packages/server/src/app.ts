@@ -34,8 +34,8 @@ import {
 } from './sa/authority-token-ledger.ts';
 import type { PoolStats } from './sa/connect.ts';
 import { migrateToLatest, openDatabase } from './sa/database.ts';
-import { type RateLimitStore, SqlRateLimitStore } from './sa/rate-limit-storage.ts';
 import { type EabStorage, SqlEabStorage } from './sa/eab-storage.ts';
+import { type RateLimitStore, SqlRateLimitStore } from './sa/rate-limit-storage.ts';
 import { type RenewalStorage, SqlRenewalStorage } from './sa/renewal-storage.ts';
 import { SqlStorageAuthority } from './sa/sql-storage-authority.ts';
 import type { StorageAuthority } from './sa/storage-authority.ts';
@@ -391,10 +391,14 @@ export async function createServer(
   if (config.admin.enabled) {
     // The admin API (docs/admin-api.md): operators, roles, and the CA's management routes.
     const adminCtx = { config, sa, ra, renewals, eab, profiles, ca, rootCertPem, revocation, clock, urls };
-    await setUpAdmin(app, { ...adminCtx, store: adminStorage }, {
-      auditQuery,
-      certificateIdentity: deps.adminCertificateIdentity,
-    });
+    await setUpAdmin(
+      app,
+      { ...adminCtx, store: adminStorage },
+      {
+        auditQuery,
+        certificateIdentity: deps.adminCertificateIdentity,
+      },
+    );
   }
   if (eab?.derivesKeys) {
     registerEab(app, eab, {

@@ -1,6 +1,5 @@
 export { OperatorRegistry } from './admin/auth.ts';
 export { type AkamuServer, createServer, type ServerDeps } from './app.ts';
-export { type Operator, type OperatorRole, SqlAdminStorage } from './sa/admin-storage.ts';
 export type { KeyType } from './ca/key-type.ts';
 export { type Clock, FakeClock, systemClock } from './clock.ts';
 export {
@@ -12,9 +11,27 @@ export {
   loadConfig,
   parseConfig,
 } from './config.ts';
+export {
+  AUDIT_EVENT_TYPES,
+  type AuditContext,
+  type AuditEvent,
+  type AuditEventType,
+  type AuditRecord,
+  auditEvent,
+} from './core/audit.ts';
 export { AcmeError } from './errors.ts';
 export type { EabAuthority, NewEabKey } from './ra/eab-authority.ts';
 export type { RenewalAuthority } from './ra/renewal-authority.ts';
+export { type Operator, type OperatorRole, SqlAdminStorage } from './sa/admin-storage.ts';
+export {
+  type AuditPage,
+  type AuditPublisher,
+  type AuditQuery,
+  auditedTransaction,
+  insertAuditEvent,
+  queryAuditEvents,
+  SqlAuditLog,
+} from './sa/audit-storage.ts';
 export { migrateToLatest, openDatabase } from './sa/database.ts';
 export { type EabKey, type EabStorage, SqlEabStorage } from './sa/eab-storage.ts';
 export { type RenewalStorage, SqlRenewalStorage } from './sa/renewal-storage.ts';

@@ -10,7 +10,6 @@ export interface RaMetrics {
   eabKeyConsumed(): void;
 }
 
-type RequestChild = { inc(): void };
 type LatencyChild = { observe(v: number): void };
 
 /**
@@ -20,12 +19,11 @@ type LatencyChild = { observe(v: number): void };
  */
 export class AkamuMetrics implements RaMetrics {
   readonly registry = new Registry();
-  readonly #requests = new Counter({
-    name: 'akamu_http_requests_total',
-    help: 'HTTP requests by route pattern, method and status code',
-    labelNames: ['route', 'method', 'status'] as const,
-    registers: [this.registry],
-  });
+  /** Responses counted in a plain map and handed to prom-client at scrape time (no label hashing per request). */
+  readonly #requestCounts = new Map<
+    string,
+    { labels: { route: string; method: string; status: string }; n: number }
+  >();
   readonly #latency = new Histogram({
     name: 'akamu_http_request_duration_seconds',
     help: 'HTTP request latency by route pattern and method',
@@ -71,13 +69,23 @@ export class AkamuMetrics implements RaMetrics {
     labelNames: ['limit'] as const,
     registers: [this.registry],
   });
-  readonly #requestChildren = new Map<string, RequestChild>();
   readonly #latencyChildren = new Map<string, LatencyChild>();
   readonly #nonceAccepted = this.#nonceRedemptions.labels('accepted');
   readonly #nonceRefused = this.#nonceRedemptions.labels('refused');
 
   constructor(opts: { poolStats?: () => PoolStats } = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: 'akamu_' });
+    const counts = this.#requestCounts;
+    new Counter({
+      name: 'akamu_http_requests_total',
+      help: 'HTTP requests by route pattern, method and status code',
+      labelNames: ['route', 'method', 'status'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of counts.values()) this.inc(c.labels, c.n);
+      },
+    });
     const stats = opts.poolStats;
     if (stats) {
       new Gauge({
@@ -101,12 +109,9 @@ export class AkamuMetrics implements RaMetrics {
     const method = request.method;
     const status = reply.statusCode;
     const key = `${method} ${route} ${status}`;
-    let child = this.#requestChildren.get(key);
-    if (!child) {
-      child = this.#requests.labels(route, method, String(status));
-      this.#requestChildren.set(key, child);
-    }
-    child.inc();
+    const count = this.#requestCounts.get(key);
+    if (count) count.n++;
+    else this.#requestCounts.set(key, { labels: { route, method, status: String(status) }, n: 1 });
     const lkey = `${method} ${route}`;
     let lat = this.#latencyChildren.get(lkey);
     if (!lat) {

@@ -531,7 +531,8 @@ export class RegistrationAuthority {
       );
       if (!recorded) return undefined;
       this.#d.metrics?.validation(challenge.type, outcome === undefined ? 'valid' : 'invalid');
-      if (outcome !== undefined) await this.#d.rateLimits?.recordFailedValidation(account.id, authz.identifier);
+      if (outcome !== undefined)
+        await this.#d.rateLimits?.recordFailedValidation(account.id, authz.identifier);
       // The authorization as it now stands, for a poll waiting on this validation.
       const updated: Authorization = {
         ...authz,

@@ -71,7 +71,11 @@ export function connect(
     bigNumberStrings: false,
     ...(opts.requireTls ? { ssl: { rejectUnauthorized: true } } : {}),
   });
-  return { db: new Kysely<Database>({ dialect: new MysqlDialect({ pool }) }), dialect, poolStats: mysqlPoolStats(pool) };
+  return {
+    db: new Kysely<Database>({ dialect: new MysqlDialect({ pool }) }),
+    dialect,
+    poolStats: mysqlPoolStats(pool),
+  };
 }
 
 /** Connection counts of a pool (metrics.ts); SQLite has a single connection and none. */
@@ -83,7 +87,11 @@ export interface PoolStats {
 
 /** mysql2 keeps its counts in queues it does not type; read them defensively. */
 function mysqlPoolStats(pool: object): () => PoolStats {
-  const p = pool as { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } };
+  const p = pool as {
+    _allConnections?: { length: number };
+    _freeConnections?: { length: number };
+    _connectionQueue?: { length: number };
+  };
   return () => ({
     total: p._allConnections?.length ?? 0,
     idle: p._freeConnections?.length ?? 0,

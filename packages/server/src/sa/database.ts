@@ -10,9 +10,9 @@ import * as createCrlNumbers from './migrations/2026_11_25_010000_create_crl_num
 import * as createRenewalTables from './migrations/2026_11_25_020000_create_renewal_tables.ts';
 import * as createLeases from './migrations/2026_11_26_010000_create_leases.ts';
 import * as createEabKeys from './migrations/2026_11_27_010000_create_eab_keys.ts';
-import * as createRateLimitBuckets from './migrations/2026_11_28_030000_create_rate_limit_buckets.ts';
 import * as createOperators from './migrations/2026_11_28_010000_create_operators.ts';
 import * as createAuditEvents from './migrations/2026_11_28_020000_create_audit_events.ts';
+import * as createRateLimitBuckets from './migrations/2026_11_28_030000_create_rate_limit_buckets.ts';
 import type { Database } from './tables.ts';
 
 /** Every migration, in order. Names are their file names; new ones are appended, old ones never change. */

@@ -33,7 +33,7 @@ export function registerAcme(app: FastifyInstance, ctx: WfeContext): void {
 
   app.addHook('onSend', (request, reply, payload, done) => {
     // Health and metrics endpoints (config.acme === false) are not ACME resources: no nonce, no links.
-    if ((request.routeOptions.config as { acme?: boolean } | undefined)?.acme === false) return done(null, payload);
+    if (request.routeOptions.config?.acme === false) return done(null, payload);
     reply.header('Replay-Nonce', ctx.nonces.issue());
     if (!reply.hasHeader('Link')) reply.header('Link', `<${ctx.urls.directory}>;rel="index"`);
     if (!reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store');

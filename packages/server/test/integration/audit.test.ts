@@ -4,9 +4,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type AcmeClient, AcmeProblemError, generateKey, obtainCertificate } from '@akamu/client';
+import { AcmeProblemError, generateKey, obtainCertificate } from '@akamu/client';
+import { FakeClock } from '../../src/clock.ts';
 import { AUDIT_EVENT_TYPES, type AuditRecord } from '../../src/core/audit.ts';
 import { startTestCa, type TestCa } from '../helpers.ts';
+import { finalize, json, post, readyOrder } from './renewal-support.ts';
 
 /**
  * The audit log end to end (docs/operations.md, "Audit"): real ACME flows with @akamu/client against the
@@ -283,5 +285,76 @@ describe('audit log', () => {
     assert.notEqual(latest.id, previous.id);
     // The test restarts on the same port, so only server.port differs from the first start (port 0).
     assert.deepEqual(latest.details?.changed, ['server.port']);
+  });
+});
+
+describe('audit log: STAR renewals and cancellation, pre-authorization', () => {
+  let ca: TestCa;
+  const clock = new FakeClock();
+  before(async () => {
+    ca = await startTestCa(
+      { star: { min_lifetime: '1s', check_interval: '1h' }, acme: { subdomain_auth_allowed: true } },
+      { clock },
+    );
+  });
+  after(() => ca.close());
+
+  const events = async (filter: { type?: string; objectId?: string; actor?: string }) =>
+    (await ca.server.audit!.queryAuditEvents({ limit: 1000, ...filter })).events;
+  const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+  it('records each STAR renewal by the system, and the client canceling the order', async () => {
+    const client = await ca.account();
+    const actor = `acme:${client.accountUrl!.split('/').pop()}`;
+    const name = 'star.audit.localhost';
+    const t0 = clock.now();
+    const ready = await readyOrder(ca, client, {
+      identifiers: [{ type: 'dns', value: name }],
+      'auto-renewal': { 'end-date': iso(t0 + 40_000), lifetime: 10 },
+    });
+    await finalize(client, ready.order, [name]);
+    const orderId = ready.url.split('/').pop()!;
+    const [issued] = (await events({ type: 'certificate.issued', actor })).filter(
+      (e) => e.details?.order === orderId,
+    );
+    assert.ok(issued, 'the first certificate is issued by the client');
+
+    clock.advance(5_000);
+    assert.equal(await ca.server.starLoop!.runOnce(), 1);
+    const renewed = (await events({ type: 'certificate.renewed' })).filter(
+      (e) => e.details?.order === orderId,
+    );
+    assert.equal(renewed.length, 1);
+    assert.equal(renewed[0]!.actor, 'system');
+    assert.equal(renewed[0]!.source, null);
+    assert.equal(renewed[0]!.details?.slot, 1);
+    assert.equal((await ca.server.storage.getCertificate(renewed[0]!.objectId))?.orderId, orderId);
+
+    await client.cancelStarOrder(ready.url);
+    const [canceled] = await events({ type: 'order.canceled', objectId: orderId });
+    assert.ok(canceled);
+    assert.equal(canceled.actor, actor);
+    assert.equal(canceled.source, '127.0.0.1');
+    assert.deepEqual(canceled.details, { reason: 'client' });
+    clock.advance(20_000);
+    assert.equal(await ca.server.starLoop!.runOnce(), 0, 'no renewal after the cancellation');
+    assert.equal((await events({ type: 'certificate.renewed' })).length, 1);
+  });
+
+  it('records a pre-authorization (new-authz)', async () => {
+    const client = await ca.account();
+    const dir = await client.directory();
+    const res = await post(client, dir.newAuthz!, {
+      identifier: { type: 'dns', value: 'pre.audit.localhost' },
+      subdomainAuthAllowed: true,
+    });
+    assert.equal(res.status, 201);
+    const authzId = String(res.headers.location).split('/').pop()!;
+    const [created] = await events({ type: 'authorization.created', objectId: authzId });
+    assert.ok(created);
+    assert.equal(created.actor, `acme:${client.accountUrl!.split('/').pop()}`);
+    assert.equal(created.source, '127.0.0.1');
+    assert.deepEqual(created.details?.identifier, json(res).identifier);
+    assert.equal(created.details?.subdomainAuthAllowed, true);
   });
 });

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -302,6 +303,38 @@ describe('mutual TLS required', { timeout: 60_000 }, () => {
       await httpsGet(`${required.base}/test/whoami`, { ca: required.ca, client }),
       /more than 0 intermediate/,
     );
+  });
+
+  test('an HTTP/2 session presents its client certificate once for all its streams', async () => {
+    const client = makeClient(root, { commonName: 'h2-agent' });
+    const session = http2.connect(required.base, {
+      ca: required.ca,
+      servername: 'localhost',
+      key: client.keyPem,
+      cert: client.chainPem,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        session.once('connect', () => resolve());
+        session.once('error', reject);
+      });
+      assert.equal(session.alpnProtocol, 'h2');
+      for (let i = 0; i < 2; i++) {
+        const body = await new Promise<string>((resolve, reject) => {
+          const req = session.request({ ':path': '/test/whoami' });
+          let data = '';
+          req.setEncoding('utf8');
+          req.on('data', (c: string) => {
+            data += c;
+          });
+          req.on('end', () => resolve(data));
+          req.on('error', reject);
+        });
+        assert.equal((JSON.parse(body) as { commonName: string }).commonName, 'h2-agent');
+      }
+    } finally {
+      session.close();
+    }
   });
 
   test('accepts a trusted client certificate, ML-DSA-65 included with client_allow_pq', async () => {

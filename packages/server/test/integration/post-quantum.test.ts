@@ -25,6 +25,7 @@ import {
 } from '@akamu/protocol';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as x509 from '@peculiar/asn1-x509';
+import { caKeyProblem } from '../../src/health.ts';
 import { startTestCa, type TestCa } from '../helpers.ts';
 
 const ML_DSA_OID = {
@@ -177,6 +178,8 @@ describe('post-quantum: a fully ML-DSA-65 CA', () => {
     assert.equal(peer.cert.publicKey.asymmetricKeyType, 'ml-dsa-65');
     const r = await get(ca, ca.directoryUrl);
     assert.equal(r.status, 200);
+    // The readiness check signs with the ML-DSA issuing key and verifies with its certificate.
+    assert.equal(caKeyProblem(ca.server.ca), undefined);
   });
 
   it('issues ML-DSA and ECDSA leaves; CRL and OCSP are signed with ML-DSA and verify with node:crypto', async () => {
