@@ -55,6 +55,8 @@ export function issuancePolicySchemas<D extends z.ZodType<number, unknown>>(dura
     crl_url: url.default(''),
     ocsp_url: url.default(''),
     authorization_mode: z.enum(['challenge', 'trust_authenticated']).default('challenge'),
+    /** Only accounts bound with one of these EAB kids may use the profile; empty: every account. */
+    eab_keys: z.array(z.string().min(1)).default([]),
   });
 
   const profiles = z

@@ -24,6 +24,8 @@ export interface IssuanceProfile {
   ocspUrl: string | undefined;
   /** certctl's modes: `trust_authenticated` creates authorizations valid without a challenge. */
   authorizationMode: 'challenge' | 'trust_authenticated';
+  /** EAB kids whose accounts may use the profile; empty: every account. */
+  eabKeys: string[];
 }
 
 /**
@@ -57,6 +59,7 @@ export class ProfileCatalog {
         crlUrl: p.crl_url || undefined,
         ocspUrl: p.ocsp_url || undefined,
         authorizationMode: p.authorization_mode,
+        eabKeys: p.eab_keys,
       });
     }
     const def = config.acme.default_profile;

@@ -240,6 +240,7 @@ export class RegistrationAuthority {
     const parsed = parseOrderIdentifiers(p.identifiers, this.#d.policy.maxIdentifiers);
     const errors = parsed.errors;
     const profile = this.#d.profiles.select(p.profile, impliedProfile);
+    await this.#checkProfileAllowed(account, profile);
     const notBefore = parseTimestamp(p.notBefore, 'notBefore');
     const notAfter = parseTimestamp(p.notAfter, 'notAfter');
     this.#checkValidityRequest(notBefore, notAfter, now, profile);
@@ -303,6 +304,32 @@ export class RegistrationAuthority {
       ),
     );
     return { order, status: created.some((a) => a.status === 'pending') ? 'pending' : 'ready' };
+  }
+
+  /**
+   * Profiles restricted by external account binding (docs/eab.md): a profile listing `eab_keys` serves
+   * only accounts bound with one of them, and an account bound with a key that grants `profiles` may
+   * use only those.
+   */
+  async #checkProfileAllowed(account: Account, profile: IssuanceProfile | undefined): Promise<void> {
+    if (
+      profile &&
+      profile.eabKeys.length > 0 &&
+      (account.eabKid === undefined || !profile.eabKeys.includes(account.eabKid))
+    ) {
+      throw new AcmeError(
+        'invalidProfile',
+        `profile "${profile.id}" is reserved for accounts bound with particular external account keys`,
+      );
+    }
+    if (account.eabKid === undefined) return;
+    const granted = await this.#d.eab?.grantedProfiles(account);
+    if (granted && !(profile && granted.includes(profile.id))) {
+      throw new AcmeError(
+        'invalidProfile',
+        `the external account key that bound this account grants only the profiles ${granted.join(', ')}`,
+      );
+    }
   }
 
   #checkValidityRequest(

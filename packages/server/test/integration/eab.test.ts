@@ -74,7 +74,10 @@ describe('external account binding', () => {
   before(async () => {
     ca = await startTestCa({
       acme: { external_account_required: true },
-      profiles: { 'internal-tls': { description: 'internal TLS' } },
+      profiles: {
+        'internal-tls': { description: 'internal TLS' },
+        partners: { description: 'partners only', eab_keys: ['static-partner'] },
+      },
       eab: {
         keys: {
           'static-256': { hmac_key: b64u(mac(1)), note: 'HS256 key' },
@@ -88,6 +91,9 @@ describe('external account binding', () => {
           'static-spare': { hmac_key: b64u(mac(9)) },
           'static-spare-2': { hmac_key: b64u(mac(12)) },
           'static-profiles': { hmac_key: b64u(mac(10)), profiles: ['internal-tls'] },
+          'static-partner': { hmac_key: b64u(mac(13)) },
+          'static-granting': { hmac_key: b64u(mac(14)), profiles: ['internal-tls'] },
+          'static-other': { hmac_key: b64u(mac(15)) },
         },
         master_secret: b64u(MASTER),
         trusted_proxies: ['127.0.0.1', '::1'],
@@ -218,6 +224,28 @@ describe('external account binding', () => {
       (await register(ca.client(), 'static-spare-2', mac(12))).url.split('/').pop()!,
     ))!;
     assert.equal(await ca.server.eab!.grantedProfiles(plain), undefined);
+  });
+
+  it('restricts profiles by the key that bound the account, both ways', async () => {
+    const order = (client: AcmeClient, profile?: string) =>
+      client.newOrder({
+        identifiers: [{ type: 'dns', value: 'p.example.localhost' }],
+        ...(profile ? { profile } : {}),
+      });
+    // A key that grants profiles limits its account to them (an order without a profile included).
+    const limited = ca.client();
+    await register(limited, 'static-granting', mac(14));
+    assert.equal((await order(limited, 'internal-tls')).order.profile, 'internal-tls');
+    await rejects(order(limited, 'partners'), 'invalidProfile', 400);
+    await rejects(order(limited), 'invalidProfile', 400);
+    // A profile listing eab_keys serves only accounts bound with one of them.
+    const partner = ca.client();
+    await register(partner, 'static-partner', mac(13));
+    assert.equal((await order(partner, 'partners')).order.profile, 'partners');
+    const other = ca.client();
+    await register(other, 'static-other', mac(15));
+    await rejects(order(other, 'partners'), 'invalidProfile', 400);
+    assert.equal((await order(other, 'internal-tls')).order.profile, 'internal-tls');
   });
 
   it('refuses to start with a configured key granting an unknown profile', async () => {
