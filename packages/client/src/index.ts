@@ -63,4 +63,9 @@ export {
   tlsAlpn01ServerName,
 } from './solvers/tls-alpn-01.ts';
 export { HttpTransport, type HttpTransportOptions, type TransportStats } from './transport.ts';
-export { type ObtainCertificateOptions, type ObtainedCertificate, obtainCertificate } from './workflow.ts';
+export {
+  type ObtainCertificateOptions,
+  type ObtainedCertificate,
+  obtainCertificate,
+  pickChallenge,
+} from './workflow.ts';

@@ -111,30 +111,7 @@ async function authorize(
 ): Promise<void> {
   const authz: AuthorizationJson = await client.getAuthorization(url, wait.signal);
   if (authz.status === 'valid') return;
-  if (authz.status !== 'pending') {
-    throw new AcmeStatusError(
-      url,
-      authz.status,
-      ['pending', 'valid'],
-      authz.challenges?.find((c) => c.error)?.error,
-    );
-  }
-  let solver: ChallengeSolver | undefined;
-  let challenge: AuthorizationJson['challenges'][number] | undefined;
-  for (const s of solvers) {
-    challenge = authz.challenges.find((c) => c.type === s.type);
-    if (challenge) {
-      solver = s;
-      break;
-    }
-  }
-  if (!solver || !challenge) {
-    throw new AcmeNoSolverError(
-      authz.identifier,
-      authz.challenges.map((c) => c.type),
-      solvers.map((s) => s.type),
-    );
-  }
+  const { solver, challenge } = pickChallenge(url, authz, solvers);
   const keyAuthorization = client.keyAuthorization(challenge.token);
   await solver.present(authz.identifier, challenge, keyAuthorization);
   let failed = false;
@@ -155,4 +132,33 @@ async function authorize(
       if (!failed) throw error;
     });
   }
+}
+
+/**
+ * For a pending authorization, the first of `solvers` whose challenge type the CA offers, with that
+ * challenge. Throws AcmeStatusError when the authorization is not pending, AcmeNoSolverError when no
+ * solver fits.
+ */
+export function pickChallenge(
+  url: string,
+  authz: AuthorizationJson,
+  solvers: readonly ChallengeSolver[],
+): { solver: ChallengeSolver; challenge: AuthorizationJson['challenges'][number] } {
+  if (authz.status !== 'pending') {
+    throw new AcmeStatusError(
+      url,
+      authz.status,
+      ['pending', 'valid'],
+      authz.challenges?.find((c) => c.error)?.error,
+    );
+  }
+  for (const solver of solvers) {
+    const challenge = authz.challenges.find((c) => c.type === solver.type);
+    if (challenge) return { solver, challenge };
+  }
+  throw new AcmeNoSolverError(
+    authz.identifier,
+    authz.challenges.map((c) => c.type),
+    solvers.map((s) => s.type),
+  );
 }

@@ -6,11 +6,11 @@
 import type { KeyObject } from 'node:crypto';
 import {
   type AcmeClient,
-  AcmeNoSolverError,
   AcmeProblemError,
   AcmeStatusError,
   type ChallengeSolver,
   createCsr,
+  pickChallenge,
 } from '@akamu/client';
 import type { AuthorizationJson, ChallengeJson, Identifier, OrderJson } from '@akamu/protocol';
 
@@ -109,31 +109,8 @@ async function authorize(
     progress(`${name}: already authorized`);
     return;
   }
-  if (authz.status !== 'pending') {
-    throw new AcmeStatusError(
-      url,
-      authz.status,
-      ['pending', 'valid'],
-      authz.challenges?.find((c) => c.error)?.error,
-    );
-  }
   const candidates = opts.solversFor({ type: authz.identifier.type, value: name });
-  let solver: ChallengeSolver | undefined;
-  let challenge: ChallengeJson | undefined;
-  for (const s of candidates) {
-    challenge = authz.challenges.find((c) => c.type === s.type);
-    if (challenge) {
-      solver = s;
-      break;
-    }
-  }
-  if (!solver || !challenge) {
-    throw new AcmeNoSolverError(
-      authz.identifier,
-      authz.challenges.map((c) => c.type),
-      candidates.map((s) => s.type),
-    );
-  }
+  const { solver, challenge } = pickChallenge(url, authz, candidates);
   const keyAuthorization = client.keyAuthorization(challenge.token);
   const event = { identifier: { type: authz.identifier.type, value: name }, challenge, keyAuthorization };
   progress(`${name}: presenting ${challenge.type}`);

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ChallengeJson, dns01TxtValue, type Identifier } from '@akamu/protocol';
+import { type ChallengeJson, dns01TxtValue, dnsPersistAccountUri, type Identifier } from '@akamu/protocol';
 import {
   buildQuery,
   buildUpdate,
@@ -74,23 +74,9 @@ export interface DnsPersist01RecordOptions {
 /**
  * draft-ietf-acme-dns-persist-02 §4.1 hashed account URI: `<prefix>sha-256/<base64url(SHA-256(
  * len(domain) || domain || thumbprint || accountUrl))>`, domain being the lower-case name or "*".
+ * The same function the server checks records with (@akamu/protocol).
  */
-export function dnsPersistHashedAccountUri(
-  accountHashPrefix: string,
-  domain: string,
-  thumbprint: string,
-  accountUrl: string,
-): string {
-  const name = Buffer.from(domain, 'ascii');
-  if (name.length > 255) throw new TypeError('domain name longer than 255 octets');
-  const digest = createHash('sha256')
-    .update(Buffer.from([name.length]))
-    .update(name)
-    .update(thumbprint, 'ascii')
-    .update(accountUrl, 'ascii')
-    .digest('base64url');
-  return `${accountHashPrefix}sha-256/${digest}`;
-}
+export const dnsPersistHashedAccountUri = dnsPersistAccountUri;
 
 const ISSUER_DOMAIN =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
