@@ -5,7 +5,6 @@
  * and waits until that server answers with the record.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChallengeJson, dns01TxtValue, dnsPersistAccountUri, type Identifier } from '@akamu/protocol';
 import {
