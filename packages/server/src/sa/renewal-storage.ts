@@ -3,6 +3,7 @@ import type { AuditEvent } from '../core/audit.ts';
 import type { Certificate } from '../core/types.ts';
 import { AcmeError } from '../errors.ts';
 import { type AuditPublisher, auditedTransaction } from './audit-storage.ts';
+import { CERT_COLUMNS } from './columns.ts';
 import { certificateRowToCertificate, certificateToRow } from './converters.ts';
 import { isUniqueViolation } from './dialect.ts';
 import type { Database } from './tables.ts';
@@ -144,19 +145,6 @@ export interface RenewalStorage {
 }
 
 const num = (v: unknown) => Number(v);
-const CERT_COLUMNS = [
-  'id',
-  'serial',
-  'account_id',
-  'order_id',
-  'pem',
-  'not_before',
-  'not_after',
-  'status',
-  'revoked_at',
-  'revocation_reason',
-  'created_at',
-] as const;
 
 function starRowToStarOrder(r: StarOrdersTable): StarOrder {
   return {

@@ -3,6 +3,7 @@ import { type Kysely, sql, type Transaction } from 'kysely';
 import type { AuditEvent } from '../core/audit.ts';
 import type { Account, Authorization, Certificate, Challenge, Order } from '../core/types.ts';
 import { type AuditPublisher, auditedTransaction } from './audit-storage.ts';
+import { ACCOUNT_COLUMNS, AUTHZ_COLUMNS, CERT_COLUMNS, CHALLENGE_COLUMNS, ORDER_COLUMNS } from './columns.ts';
 import {
   accountRowToAccount,
   accountToRow,
@@ -20,64 +21,6 @@ import { PreparedQuery } from './prepared.ts';
 import { currentCrlNumber, listRevokedCertificates, nextCrlNumber } from './revocation-queries.ts';
 import type { RevokedCertificate, StorageAuthority } from './storage-authority.ts';
 import type { AccountsTable, AuthorizationsTable, ChallengesTable, Database } from './tables.ts';
-
-const ACCOUNT_COLUMNS = [
-  'id',
-  'thumbprint',
-  'jwk',
-  'status',
-  'contact',
-  'tos_agreed',
-  'created_at',
-  'eab_kid',
-] as const;
-const ORDER_COLUMNS = [
-  'id',
-  'account_id',
-  'status',
-  'identifiers',
-  'authorization_ids',
-  'not_before',
-  'not_after',
-  'expires_at',
-  'error',
-  'certificate_id',
-  'profile',
-  'created_at',
-] as const;
-const AUTHZ_COLUMNS = [
-  'id',
-  'account_id',
-  'identifier_type',
-  'identifier_value',
-  'wildcard',
-  'subdomain_auth_allowed',
-  'status',
-  'expires_at',
-  'created_at',
-] as const;
-const CHALLENGE_COLUMNS = [
-  'id',
-  'authorization_id',
-  'type',
-  'token',
-  'status',
-  'validated_at',
-  'error',
-] as const;
-const CERT_COLUMNS = [
-  'id',
-  'serial',
-  'account_id',
-  'order_id',
-  'pem',
-  'not_before',
-  'not_after',
-  'status',
-  'revoked_at',
-  'revocation_reason',
-  'created_at',
-] as const;
 
 /** StorageAuthority over Kysely: the only module that writes SQL. Hot queries are compiled once (PreparedQuery). */
 export class SqlStorageAuthority implements StorageAuthority {
