@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChallengeJson, Identifier } from '@akamu/protocol';
 import type { ChallengeSolver } from './challenge-solver.ts';
+import { listen } from './listen.ts';
 
 const PREFIX = '/.well-known/acme-challenge/';
 const TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -58,13 +59,7 @@ export class Http01Solver implements ChallengeSolver {
     });
     this.#server = server;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(this.#options.port, this.#options.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listen(server, this.#options.port, this.#options.host);
     } catch (error) {
       this.#server = undefined;
       throw error;

@@ -28,6 +28,7 @@ import {
 } from '@akamu/protocol';
 import { signatureAlgorithm, subjectPublicKeyInfo } from '../csr.ts';
 import type { ChallengeSolver } from './challenge-solver.ts';
+import { listen } from './listen.ts';
 
 /** RFC 8737 §6.2: the ALPN protocol name. */
 export const ACME_TLS_ALPN = 'acme-tls/1';
@@ -161,13 +162,7 @@ export class TlsAlpn01Solver implements ChallengeSolver {
     server.on('tlsClientError', (_error, socket) => socket.destroy());
     this.#server = server;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(this.#options.port, this.#options.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listen(server, this.#options.port, this.#options.host);
     } catch (error) {
       this.#server = undefined;
       throw error;

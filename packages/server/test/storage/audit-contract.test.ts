@@ -21,27 +21,18 @@ import { migrateToLatest, type OpenedDatabase, openDatabase } from '../../src/sa
 import { type EabKey, SqlEabStorage } from '../../src/sa/eab-storage.ts';
 import { SqlRenewalStorage } from '../../src/sa/renewal-storage.ts';
 import { SqlStorageAuthority } from '../../src/sa/sql-storage-authority.ts';
+import { testAccount, uniqueId } from './support.ts';
 
 /**
  * The audit storage contract (sa/audit-storage.ts), unchanged on SQLite, PostgreSQL and MariaDB: an event
  * is written in the transaction of its change — a committed change leaves exactly one row and one
  * published event, a rolled-back one (or one that did not apply) none — and the query pages newest first.
  */
-let n = 0;
-const id = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
+const id = uniqueId;
 const now = Date.now();
 const CTX = { actor: 'acme:contract', source: '127.0.0.1', requestId: 'req-1' };
 
-const account = (over: Partial<Account> = {}): Account => ({
-  id: id('acct'),
-  thumbprint: id('tp'),
-  jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' },
-  status: 'valid',
-  contact: [],
-  termsOfServiceAgreed: true,
-  createdAt: now,
-  ...over,
-});
+const account = (over: Partial<Account> = {}): Account => testAccount({ createdAt: now, ...over });
 
 const authorization = (accountId: string): Authorization => {
   const authzId = id('az');
@@ -96,8 +87,9 @@ const certificate = (accountId: string, orderId: string): Certificate => ({
   createdAt: now,
 });
 
+let eventNumber = 0;
 const event = (type: AuditEvent['type'], objectType: string, objectId: string, at = now) =>
-  auditEvent(CTX, at, type, { type: objectType, id: objectId }, { details: { n: n++ } });
+  auditEvent(CTX, at, type, { type: objectType, id: objectId }, { details: { n: eventNumber++ } });
 
 for (const backend of BACKENDS) {
   describe(`audit storage contract on ${backend}`, async () => {

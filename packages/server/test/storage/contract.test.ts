@@ -12,25 +12,16 @@ import {
 import type { Account, Authorization, Certificate, Order } from '../../src/core/types.ts';
 import { migrateToLatest, openDatabase } from '../../src/sa/database.ts';
 import { SqlStorageAuthority } from '../../src/sa/sql-storage-authority.ts';
+import { testAccount, uniqueId } from './support.ts';
 
 /**
  * One storage contract, run unchanged on SQLite, PostgreSQL and MariaDB: every StorageAuthority method,
  * and the conditional transitions that must apply exactly once under concurrency.
  */
-let n = 0;
-const id = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
+const id = uniqueId;
 const now = Date.now();
 
-const account = (over: Partial<Account> = {}): Account => ({
-  id: id('acct'),
-  thumbprint: id('tp'),
-  jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' },
-  status: 'valid',
-  contact: ['mailto:a@example.com'],
-  termsOfServiceAgreed: true,
-  createdAt: now,
-  ...over,
-});
+const account = (over: Partial<Account> = {}): Account => testAccount({ createdAt: now, ...over });
 
 const authorization = (
   accountId: string,

@@ -13,26 +13,17 @@ import type { Account } from '../../src/core/types.ts';
 import { migrateToLatest, openDatabase } from '../../src/sa/database.ts';
 import { type EabKey, SqlEabStorage } from '../../src/sa/eab-storage.ts';
 import { SqlStorageAuthority } from '../../src/sa/sql-storage-authority.ts';
+import { testAccount, uniqueId } from './support.ts';
 
 /**
  * The EAB storage contract (sa/eab-storage.ts), run unchanged on SQLite, PostgreSQL and MariaDB: keys,
  * seeding that never resurrects a used key, and the account creation that consumes a key exactly once
  * under concurrency.
  */
-let n = 0;
-const id = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
+const id = uniqueId;
 const now = Date.now();
 
-const account = (over: Partial<Account> = {}): Account => ({
-  id: id('acct'),
-  thumbprint: id('tp'),
-  jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' },
-  status: 'valid',
-  contact: [],
-  termsOfServiceAgreed: true,
-  createdAt: now,
-  ...over,
-});
+const account = (over: Partial<Account> = {}): Account => testAccount({ createdAt: now, ...over });
 
 const key = (over: Partial<EabKey> = {}): EabKey => ({
   kid: id('kid'),

@@ -13,14 +13,14 @@ import type { Authorization } from '../../src/core/types.ts';
 import { migrateToLatest, openDatabase } from '../../src/sa/database.ts';
 import { SqlRateLimitStore } from '../../src/sa/rate-limit-storage.ts';
 import { SqlStorageAuthority } from '../../src/sa/sql-storage-authority.ts';
+import { uniqueId } from './support.ts';
 
 /**
  * The rate-limit bucket contract (sa/rate-limit-storage.ts), run unchanged on SQLite, PostgreSQL and
  * MariaDB: fixed windows, all-or-nothing takes, concurrent takes that never count past a limit (two
  * connections pools, as two nodes would), and the pending-authorization count.
  */
-let n = 0;
-const id = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
+const id = uniqueId;
 const T0 = 1_800_000_000_000;
 
 for (const backend of BACKENDS) {
