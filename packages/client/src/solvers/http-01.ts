@@ -4,10 +4,9 @@
  * a token presented twice (a reused pending authorization) stays served until cleaned up twice.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { ChallengeJson, Identifier } from '@akamu/protocol';
 import type { ChallengeSolver } from './challenge-solver.ts';
-import { listen } from './listen.ts';
+import { boundPort, checkPort, listen } from './listen.ts';
 
 const PREFIX = '/.well-known/acme-challenge/';
 const TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -26,15 +25,13 @@ export class Http01Solver implements ChallengeSolver {
   #server: Server | undefined;
 
   constructor(opts: Http01SolverOptions) {
-    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)
-      throw new TypeError('invalid port');
+    checkPort(opts.port);
     this.#options = opts;
   }
 
   /** The bound port once started, else the configured one. */
   get port(): number {
-    const address = this.#server?.address();
-    return address && typeof address === 'object' ? (address as AddressInfo).port : this.#options.port;
+    return boundPort(this.#server, this.#options.port);
   }
 
   get listening(): boolean {

@@ -6,7 +6,7 @@
  * holding SHA-256(keyAuthorization).
  */
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { createSecureContext, createServer, type SecureContext, type Server, type TLSSocket } from 'node:tls';
 import {
   bitString,
@@ -28,7 +28,7 @@ import {
 } from '@akamu/protocol';
 import { signatureAlgorithm, subjectPublicKeyInfo } from '../csr.ts';
 import type { ChallengeSolver } from './challenge-solver.ts';
-import { listen } from './listen.ts';
+import { boundPort, checkPort, listen } from './listen.ts';
 
 /** RFC 8737 §6.2: the ALPN protocol name. */
 export const ACME_TLS_ALPN = 'acme-tls/1';
@@ -119,15 +119,13 @@ export class TlsAlpn01Solver implements ChallengeSolver {
   readonly #sockets = new Set<Socket>();
 
   constructor(opts: TlsAlpn01SolverOptions) {
-    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)
-      throw new TypeError('invalid port');
+    checkPort(opts.port);
     this.#options = opts;
   }
 
   /** The bound port once started, else the configured one. */
   get port(): number {
-    const address = this.#server?.address();
-    return address && typeof address === 'object' ? (address as AddressInfo).port : this.#options.port;
+    return boundPort(this.#server, this.#options.port);
   }
 
   get listening(): boolean {

@@ -21,7 +21,7 @@ import { migrateToLatest, type OpenedDatabase, openDatabase } from '../../src/sa
 import { type EabKey, SqlEabStorage } from '../../src/sa/eab-storage.ts';
 import { SqlRenewalStorage } from '../../src/sa/renewal-storage.ts';
 import { SqlStorageAuthority } from '../../src/sa/sql-storage-authority.ts';
-import { testAccount, uniqueId } from './support.ts';
+import { testAccount, testAuthorization, uniqueId } from './support.ts';
 
 /**
  * The audit storage contract (sa/audit-storage.ts), unchanged on SQLite, PostgreSQL and MariaDB: an event
@@ -34,29 +34,8 @@ const CTX = { actor: 'acme:contract', source: '127.0.0.1', requestId: 'req-1' };
 
 const account = (over: Partial<Account> = {}): Account => testAccount({ createdAt: now, ...over });
 
-const authorization = (accountId: string): Authorization => {
-  const authzId = id('az');
-  return {
-    id: authzId,
-    accountId,
-    identifier: { type: 'dns', value: `${authzId}.example` },
-    wildcard: false,
-    status: 'pending',
-    expiresAt: now + 86_400_000,
-    createdAt: now,
-    challenges: [
-      {
-        id: id('ch'),
-        authorizationId: authzId,
-        type: 'http-01',
-        token: id('tok'),
-        status: 'pending',
-        validatedAt: null,
-        error: null,
-      },
-    ],
-  };
-};
+const authorization = (accountId: string): Authorization =>
+  testAuthorization(accountId, undefined, { createdAt: now, expiresAt: now + 86_400_000 });
 
 const order = (accountId: string, authzs: Authorization[]): Order => ({
   id: id('ord'),

@@ -12,7 +12,7 @@ import {
 import type { Account, Authorization, Certificate, Order } from '../../src/core/types.ts';
 import { migrateToLatest, openDatabase } from '../../src/sa/database.ts';
 import { SqlStorageAuthority } from '../../src/sa/sql-storage-authority.ts';
-import { testAccount, uniqueId } from './support.ts';
+import { testAccount, testAuthorization, uniqueId } from './support.ts';
 
 /**
  * One storage contract, run unchanged on SQLite, PostgreSQL and MariaDB: every StorageAuthority method,
@@ -23,34 +23,8 @@ const now = Date.now();
 
 const account = (over: Partial<Account> = {}): Account => testAccount({ createdAt: now, ...over });
 
-const authorization = (
-  accountId: string,
-  value: string,
-  over: Partial<Authorization> = {},
-): Authorization => {
-  const authzId = id('az');
-  return {
-    id: authzId,
-    accountId,
-    identifier: { type: 'dns', value },
-    wildcard: false,
-    status: 'pending',
-    expiresAt: now + 86_400_000,
-    createdAt: now,
-    challenges: [
-      {
-        id: id('ch'),
-        authorizationId: authzId,
-        type: 'http-01',
-        token: id('tok'),
-        status: 'pending',
-        validatedAt: null,
-        error: null,
-      },
-    ],
-    ...over,
-  };
-};
+const authorization = (accountId: string, value: string, over: Partial<Authorization> = {}): Authorization =>
+  testAuthorization(accountId, value, { createdAt: now, expiresAt: now + 86_400_000, ...over });
 
 const order = (accountId: string, authzs: Authorization[], over: Partial<Order> = {}): Order => ({
   id: id('ord'),

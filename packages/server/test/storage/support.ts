@@ -1,5 +1,5 @@
 /** Fixtures shared by the storage contract suites (each runs on SQLite, PostgreSQL and MariaDB). */
-import type { Account } from '../../src/core/types.ts';
+import type { Account, Authorization } from '../../src/core/types.ts';
 
 let n = 0;
 /** An id unique within this process, with a readable prefix. */
@@ -16,3 +16,34 @@ export const testAccount = (over: Partial<Account> = {}): Account => ({
   createdAt: Date.now(),
   ...over,
 });
+
+/** A pending dns authorization with one pending http-01 challenge (value defaults to a unique name). */
+export function testAuthorization(
+  accountId: string,
+  value?: string,
+  over: Partial<Authorization> = {},
+): Authorization {
+  const authzId = uniqueId('az');
+  const now = Date.now();
+  return {
+    id: authzId,
+    accountId,
+    identifier: { type: 'dns', value: value ?? `${authzId}.example` },
+    wildcard: false,
+    status: 'pending',
+    expiresAt: now + 86_400_000,
+    createdAt: now,
+    challenges: [
+      {
+        id: uniqueId('ch'),
+        authorizationId: authzId,
+        type: 'http-01',
+        token: uniqueId('tok'),
+        status: 'pending',
+        validatedAt: null,
+        error: null,
+      },
+    ],
+    ...over,
+  };
+}
