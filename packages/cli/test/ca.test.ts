@@ -53,6 +53,32 @@ describe('akamu ca init|show', () => {
     );
   });
 
+  it('an EXPERIMENTAL composite CA: init names the TLS-only root, show marks the composite keys', async () => {
+    const config = path.join(dir, 'composite.toml');
+    const data = path.join(dir, 'composite-data');
+    writeFileSync(
+      config,
+      `data_dir = "${data}"\n[ca]\nexperimental_composite = true\nkey_type = "composite:ml-dsa-44+ecdsa-p256"\n`,
+    );
+    const init = await runCli(['ca', 'init', '-c', config, '--json']);
+    assert.equal(init.code, 0, show(init));
+    assert.equal(init.json?.rootCertificate, path.join(data, 'ca', 'root.pem'));
+    assert.equal(init.json?.tlsRootCertificate, path.join(data, 'tls-ca', 'root.pem'));
+    assert.match(init.stderr, /EXPERIMENTAL CA: the issuing key is composite ML-DSA/);
+    const tlsRoot = new X509Certificate(readFileSync(path.join(data, 'tls-ca', 'root.pem')));
+    assert.equal(tlsRoot.publicKey.asymmetricKeyType, 'ec');
+
+    const shown = await runCli(['ca', 'show', '-c', config]);
+    assert.equal(shown.code, 0, show(shown));
+    assert.equal(shown.stdout.match(/key: composite:ml-dsa-44\+ecdsa-p256 \(EXPERIMENTAL\)/g)?.length, 2);
+
+    const unflagged = path.join(dir, 'composite-unflagged.toml');
+    writeFileSync(unflagged, `data_dir = "${data}"\n`);
+    const refused = await runCli(['ca', 'init', '-c', unflagged]);
+    assert.equal(refused.code, 2, show(refused));
+    assert.match(refused.stderr, /set ca\.experimental_composite = true/);
+  });
+
   it('show without a CA and init with a bad configuration exit 2', async () => {
     const missing = await runCli(['ca', 'show', '--data-dir', path.join(dir, 'nothing-here')]);
     assert.equal(missing.code, 2, show(missing));

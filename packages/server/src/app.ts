@@ -9,7 +9,9 @@ import type { CertificateIdentity } from './admin/auth.ts';
 import { setUpAdmin } from './admin/setup.ts';
 import { AuditFile } from './audit/audit-file.ts';
 import { configLoadedEvent } from './audit/config-event.ts';
-import { type CaMaterial, loadOrCreateCa } from './ca/ca-store.ts';
+import { type CaMaterial, isIssuedBy, loadOrCreateCa } from './ca/ca-store.ts';
+import { isCompositeKeyType } from './ca/composite.ts';
+import { issuerKeyType } from './ca/key-type.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type Config, ConfigError, type ConfigInput, parseConfig } from './config.ts';
 import { auditEvent } from './core/audit.ts';
@@ -90,6 +92,11 @@ export interface AkamuServer {
   /** PEM of the root CA clients should trust (the top of the chain when the operator supplied one). */
   readonly rootCertPem: string;
   readonly rootCertPath: string | undefined;
+  /**
+   * The separate ec:P-256 CA the auto TLS certificate comes from when the CA is EXPERIMENTAL composite
+   * (no TLS stack verifies composite signatures; docs/tls.md); undefined otherwise.
+   */
+  readonly tlsCa: CaMaterial | undefined;
   /** The HTTPS listener's certificate and secure context (docs/tls.md); undefined without TLS. */
   readonly tls: TlsListener | undefined;
   /** Re-reads the TLS certificate files (or issues a new certificate) and client trust anchors, without a restart. */
@@ -172,6 +179,14 @@ export async function createServer(
     issuerKeyFile: config.ca.issuer_key_file || undefined,
     issuerCertFile: config.ca.issuer_cert_file || undefined,
   });
+  const caKeyType = issuerKeyType(ca.issuerKey);
+  const composite = isCompositeKeyType(caKeyType);
+  if (composite && !config.ca.experimental_composite) {
+    throw new ConfigError(
+      `ca.experimental_composite: the CA (${config.ca.issuer_key_file || path.join(dataDir, 'ca')}) has an EXPERIMENTAL composite ML-DSA key (${caKeyType}); set ca.experimental_composite = true to use it`,
+    );
+  }
+  const tlsCa = composite ? await compositeTlsCa(config, dataDir) : undefined;
   // CRLs and OCSP (docs/revocation.md); its issuer writes their URLs into every certificate.
   const revocation = new RevocationServices({
     config,
@@ -187,7 +202,7 @@ export async function createServer(
   // The HTTPS listener and mutual TLS (tls/, docs/tls.md).
   const clientTrust =
     config.tls.client_ca_files.length > 0 ? new ClientTrust(config.tls.client_ca_files) : undefined;
-  const tlsListener = serverTls(config, ca, clock, clientTrust, () => app.log);
+  const tlsListener = serverTls(config, tlsCa ?? ca, clock, clientTrust, () => app.log);
   const https = tlsListener?.serverOptions();
   const app = Fastify({
     // Structured JSON logs with request ids and secrets redacted (logging.ts).
@@ -198,6 +213,16 @@ export async function createServer(
     return503OnClosing: true,
     ...(https ? { https, http2: config.tls.http2 } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  if (composite) {
+    app.log.warn(
+      `EXPERIMENTAL CA: the issuing key is composite ML-DSA ${caKeyType} (draft-ietf-lamps-pq-composite-sigs). ` +
+        'No mainstream client, browser, OpenSSL release or TLS stack verifies composite signatures: the ' +
+        "certificates, CRLs and OCSP responses of this CA verify only with akamu's own code. For trials only." +
+        (tlsCa
+          ? ` The HTTPS certificate comes from the separate ec:P-256 TLS CA ${tlsCa.rootCertPath}.`
+          : ''),
+    );
+  }
   if (tlsListener && tlsListener.unsupportedGroups.length > 0) {
     app.log.warn(
       `tls.groups: ${tlsListener.unsupportedGroups.join(', ')} not supported by OpenSSL ${process.versions.openssl}; not offered`,
@@ -211,7 +236,7 @@ export async function createServer(
       trust: clientTrust,
       now: () => clock.now(),
       isRevoked: async (serial) => (await sa.getCertificateBySerial(serial))?.status === 'revoked',
-      issuedByUs: (leaf) => leaf.checkIssued(ourIssuer) && leaf.verify(ourIssuer.publicKey),
+      issuedByUs: (leaf) => isIssuedBy(leaf, ourIssuer),
     });
   }
 
@@ -456,6 +481,7 @@ export async function createServer(
     ca,
     rootCertPem,
     rootCertPath: ca.rootCertPath,
+    tlsCa,
     audit: auditLog,
     tls: tlsListener,
     async reloadTls() {
@@ -496,6 +522,20 @@ export async function createServer(
   };
 }
 
+/**
+ * The CA of the auto TLS certificate when the CA is EXPERIMENTAL composite, which no TLS client verifies: a
+ * separate conventional ec:P-256 root and intermediate in <data_dir>/tls-ca, kept across restarts and used
+ * for nothing else. Undefined when the listener does not issue its own certificate.
+ */
+async function compositeTlsCa(config: Config, dataDir: string): Promise<CaMaterial | undefined> {
+  if (config.tls.mode !== 'auto' || config.server.behind_proxy) return undefined;
+  return loadOrCreateCa({
+    dir: path.join(dataDir, 'tls-ca'),
+    keyType: 'ec:P-256',
+    commonNamePrefix: `${config.ca.name} TLS`,
+  });
+}
+
 /** The TLS listener: a certificate issued from our own CA (auto), operator files, or none (off / behind a proxy). */
 function serverTls(
   config: Config,
@@ -508,7 +548,8 @@ function serverTls(
   return new TlsListener({
     tls: config.tls,
     ca,
-    keyType: config.ca.key_type,
+    // A composite ca.key_type applies to the CA only: its TLS certificate (from compositeTlsCa) is ec:P-256.
+    keyType: isCompositeKeyType(config.ca.key_type) ? 'ec:P-256' : config.ca.key_type,
     clock,
     clientTrust,
     log: {

@@ -4,7 +4,8 @@ import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { adminConfigSchema } from './admin-config.ts';
 import { auditConfigSchema } from './audit/audit-config.ts';
-import { KEY_TYPES } from './ca/key-type.ts';
+import { isCompositeKeyType } from './ca/composite.ts';
+import { CA_KEY_TYPES } from './ca/key-type.ts';
 import { eabConfigSchema } from './eab-config.ts';
 import { issuancePolicySchemas } from './issuance-policy-config.ts';
 import { metricsConfigSchema, rateLimitsConfigSchema } from './operations-config.ts';
@@ -95,7 +96,13 @@ export const configSchema = z.strictObject({
     .prefault({}),
   ca: z
     .strictObject({
-      key_type: z.enum(KEY_TYPES).default('ec:P-256'),
+      /** The composite ML-DSA types (composite:…) need experimental_composite = true. */
+      key_type: z.enum(CA_KEY_TYPES).default('ec:P-256'),
+      /**
+       * Allow the EXPERIMENTAL composite ML-DSA CA key types (draft-ietf-lamps-pq-composite-sigs), which no
+       * mainstream client verifies; docs/tls.md#composite-ml-dsa-experimental.
+       */
+      experimental_composite: z.boolean().default(false),
       /** Prefix of the generated CA names: "<name> Root CA", "<name> Intermediate CA". */
       name: z.string().min(1).max(40).default('akamu'),
       /** An existing issuing CA: its PKCS#8/SEC1/PKCS#1 PEM key and its chain (issuer first). */
@@ -104,6 +111,15 @@ export const configSchema = z.strictObject({
       certificate_validity: duration.default(90 * 86_400_000),
       /** How far before "now" notBefore is back-dated, to tolerate clock skew of relying parties. */
       backdate: duration.default(60_000),
+    })
+    .superRefine((ca, ctx) => {
+      if (isCompositeKeyType(ca.key_type) && !ca.experimental_composite) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['key_type'],
+          message: `"${ca.key_type}" is an EXPERIMENTAL composite ML-DSA key type that no mainstream client verifies; set ca.experimental_composite = true to use it`,
+        });
+      }
     })
     .prefault({}),
   acme: z

@@ -1,6 +1,8 @@
 import { sign, verify, X509Certificate } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { CaMaterial } from './ca/ca-store.ts';
+import { certificateSpki, compositeVerify } from './ca/composite.ts';
+import { isExternalSigner } from './ca/key-type.ts';
 import type { StorageAuthority } from './sa/storage-authority.ts';
 
 /** The result of one readiness check: undefined when it passed, else what failed. */
@@ -46,19 +48,24 @@ export function registerHealth(
   });
 }
 
+const KEY_MISMATCH = 'the CA key does not match the issuing certificate';
+
 /** Signs a small message with the issuing CA's key and verifies it with its certificate's public key. */
 export function caKeyProblem(ca: Pick<CaMaterial, 'issuerKey' | 'issuerCertDer'>): string | undefined {
   try {
     const message = Buffer.from(`akamu readiness ${Date.now()}`);
+    if (isExternalSigner(ca.issuerKey)) {
+      // The only external signer is the EXPERIMENTAL composite ML-DSA key, which node:crypto cannot verify.
+      const spki = certificateSpki(ca.issuerCertDer);
+      return compositeVerify(spki, message, ca.issuerKey.sign(message)) ? undefined : KEY_MISMATCH;
+    }
     const kind = ca.issuerKey.asymmetricKeyType;
     // EdDSA and ML-DSA (FIPS 204, pure) sign the message itself; OpenSSL refuses a digest for them.
     const digest =
       kind === 'ed25519' || kind === 'ed448' || String(kind).startsWith('ml-dsa-') ? null : 'sha256';
     const signature = sign(digest, message, ca.issuerKey);
     const publicKey = new X509Certificate(ca.issuerCertDer).publicKey;
-    return verify(digest, message, publicKey, signature)
-      ? undefined
-      : 'the CA key does not match the issuing certificate';
+    return verify(digest, message, publicKey, signature) ? undefined : KEY_MISMATCH;
   } catch (e) {
     return `the CA key cannot sign: ${(e as Error).message}`;
   }

@@ -1,6 +1,13 @@
 export { OperatorRegistry } from './admin/auth.ts';
 export { type AkamuServer, createServer, type ServerDeps } from './app.ts';
-export type { KeyType } from './ca/key-type.ts';
+export {
+  COMPOSITE_KEY_TYPES,
+  type CompositeKeyType,
+  certificateSpki,
+  compositeKeyTypeOf,
+  verifyCompositeSigned,
+} from './ca/composite.ts';
+export type { CaKeyType, KeyType } from './ca/key-type.ts';
 export { type Clock, FakeClock, systemClock } from './clock.ts';
 export {
   applyEnvOverrides,

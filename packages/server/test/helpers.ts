@@ -2,12 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AcmeClient, generateKey, Http01Solver, type KeySpec } from '@akamu/client';
+import { derToPem } from '@akamu/protocol';
 import { currentBackend, provisionDatabase } from '../../../test/support/databases.ts';
 import { type AkamuServer, type ConfigInput, createServer, type ServerDeps } from '../src/index.ts';
 
 export interface TestCa {
   server: AkamuServer;
   directoryUrl: string;
+  /** What HTTPS clients trust: the CA's root, or the TLS-only CA's root of an EXPERIMENTAL composite CA. */
   caBundle: string;
   solver: Http01Solver;
   dataDir: string;
@@ -49,7 +51,7 @@ export async function startTestCa(config: ConfigInput = {}, deps: ServerDeps = {
     get directoryUrl() {
       return directoryUrl;
     },
-    caBundle: server.rootCertPem,
+    caBundle: server.tlsCa?.rootCertDer ? derToPem(server.tlsCa.rootCertDer) : server.rootCertPem,
     solver,
     dataDir,
     databaseUrl: database?.url ?? config.database?.url ?? `sqlite:${path.join(dataDir, 'akamu.db')}`,

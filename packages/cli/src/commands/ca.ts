@@ -2,7 +2,15 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type Config, ConfigError, createServer, loadConfig, parseConfig } from '@akamu/server';
+import {
+  type Config,
+  ConfigError,
+  certificateSpki,
+  compositeKeyTypeOf,
+  createServer,
+  loadConfig,
+  parseConfig,
+} from '@akamu/server';
 import type { Command } from 'commander';
 import { splitPemChain } from '../lib/certificates.ts';
 import { CliError, configError, EXIT } from '../lib/exit-codes.ts';
@@ -58,8 +66,6 @@ async function describeChain(cfg: Config): Promise<CaCertificateInfo[]> {
     }
     for (const block of splitPemChain(pem)) {
       const cert = new X509Certificate(block);
-      const key = cert.publicKey;
-      const details = key.asymmetricKeyDetails;
       out.push({
         file,
         subject: cert.subject,
@@ -69,12 +75,21 @@ async function describeChain(cfg: Config): Promise<CaCertificateInfo[]> {
         notAfter: new Date(cert.validTo).toISOString(),
         sha256: cert.fingerprint256,
         sha1: cert.fingerprint,
-        keyType: `${key.asymmetricKeyType}${details?.namedCurve ? `:${details.namedCurve}` : details?.modulusLength ? `:${details.modulusLength}` : ''}`,
+        keyType: keyTypeName(cert),
         ca: cert.ca,
       });
     }
   }
   return out;
+}
+
+function keyTypeName(cert: X509Certificate): string {
+  // node:crypto cannot read an EXPERIMENTAL composite ML-DSA key (ca.experimental_composite).
+  const composite = compositeKeyTypeOf(certificateSpki(cert.raw));
+  if (composite) return `${composite} (EXPERIMENTAL)`;
+  const key = cert.publicKey;
+  const details = key.asymmetricKeyDetails;
+  return `${key.asymmetricKeyType}${details?.namedCurve ? `:${details.namedCurve}` : details?.modulusLength ? `:${details.modulusLength}` : ''}`;
 }
 
 function human(chain: CaCertificateInfo[]): string[] {
@@ -113,7 +128,8 @@ export function registerCa(program: Command): void {
       const cfg = config(opts);
       let server: Awaited<ReturnType<typeof createServer>>;
       try {
-        server = await createServer(cfg);
+        // The server's log (e.g. the EXPERIMENTAL composite CA warning) goes to stderr: stdout is the result.
+        server = await createServer(cfg, { logger: { stream: process.stderr } });
       } catch (error) {
         if (error instanceof ConfigError) throw configError(error.message, error);
         throw new CliError(EXIT.START, `cannot initialize the CA: ${(error as Error).message}`, {
@@ -127,11 +143,13 @@ export function registerCa(program: Command): void {
           command: 'ca init',
           dataDir: resolve(cfg.data_dir),
           rootCertificate: server.rootCertPath ?? null,
+          tlsRootCertificate: server.tlsCa?.rootCertPath ?? null,
           chain,
         },
         [
           `CA ready in ${resolve(cfg.data_dir)}`,
           `  root certificate: ${server.rootCertPath ?? '(operator-supplied chain)'}`,
+          ...(server.tlsCa ? [`  HTTPS (TLS-only CA) root certificate: ${server.tlsCa.rootCertPath}`] : []),
           ...human(chain),
         ],
       );

@@ -36,6 +36,7 @@ export function registerServe(program: Command): void {
           'akamu is ready',
           `  directory: ${directory}`,
           `  root certificate: ${server.rootCertPath ?? '(operator-supplied chain)'}`,
+          ...(server.tlsCa ? [`  HTTPS (TLS-only CA) root certificate: ${server.tlsCa.rootCertPath}`] : []),
           `  data directory: ${server.config.data_dir}`,
           '',
         ].join('\n'),

@@ -2,15 +2,34 @@
  * The CA's key material on disk: load the operator's issuer key and chain, load a CA
  * generated earlier, or bootstrap a new root and issuing intermediate on first run.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalIp, derToPem, pemToDer } from '@akamu/protocol';
 import { CertificateIssuer, createSelfSignedCa, EKU_SERVER_AUTH, newSerial } from './certificate-issuer.ts';
-import { generateKeyPair, type KeyType, keyTypeOf, signatureAlgorithmFor } from './key-type.ts';
+import {
+  CompositeSigner,
+  certificateSpki,
+  compositeKeyTypeOf,
+  importCompositePrivateKey,
+  verifyCompositeSigned,
+} from './composite.ts';
+import {
+  type CaKeyType,
+  generateIssuerKey,
+  generateKeyPair,
+  type IssuerKey,
+  isExternalSigner,
+  issuerKeyMatches,
+  issuerKeyType,
+  issuerSpki,
+  type KeyType,
+  signatureAlgorithmFor,
+} from './key-type.ts';
 
 export interface CaMaterial {
-  issuerKey: KeyObject;
+  /** A node:crypto private key, or a CompositeSigner for an EXPERIMENTAL composite CA. */
+  issuerKey: IssuerKey;
   issuerCertDer: Buffer;
   /** The issuer certificate followed by any further intermediates, excluding the root. */
   chainDer: Buffer[];
@@ -23,7 +42,8 @@ export interface CaMaterial {
 
 export interface LoadOrCreateCaOptions {
   dir: string;
-  keyType: KeyType;
+  /** Key type of a new CA; a composite type only when ca.experimental_composite allows it. */
+  keyType: CaKeyType;
   /** Prefix of the generated CAs' common names; default 'akamu'. */
   commonNamePrefix?: string;
   /** Operator-supplied issuer key (PEM); requires issuerCertFile. */
@@ -76,7 +96,7 @@ export async function loadOrCreateCa(opts: LoadOrCreateCaOptions): Promise<CaMat
     );
   }
   const ca = await loadGeneratedCa(paths, log, now());
-  const existingType = keyTypeOf(ca.issuerKey);
+  const existingType = issuerKeyType(ca.issuerKey);
   if (existingType !== opts.keyType) {
     log(
       `the existing CA in ${opts.dir} uses ${existingType ?? 'another key type'}; keyType ${opts.keyType} applies only to new CAs`,
@@ -103,21 +123,21 @@ async function createCa(
 ): Promise<CaMaterial> {
   const prefix = opts.commonNamePrefix ?? 'akamu';
   const notBefore = new Date(now.getTime() - BACKDATE_MS);
-  const root = generateKeyPair(opts.keyType);
+  const root = generateIssuerKey(opts.keyType);
   const rootDer = createSelfSignedCa({
-    privateKey: root.privateKey,
+    privateKey: root,
     commonName: `${prefix} Root CA`,
     serial: newSerial(),
     notBefore,
     notAfter: new Date(now.getTime() + ROOT_VALIDITY_DAYS * DAY_MS),
   });
-  const intermediate = generateKeyPair(opts.keyType);
+  const intermediate = generateIssuerKey(opts.keyType);
   const intermediateDer = new CertificateIssuer({
-    issuerKey: root.privateKey,
+    issuerKey: root,
     issuerCertDer: rootDer,
   }).issueCa({
     serial: newSerial(),
-    spki: intermediate.publicKey.export({ type: 'spki', format: 'der' }),
+    spki: issuerSpki(intermediate),
     commonName: `${prefix} Intermediate CA`,
     notBefore,
     notAfter: new Date(now.getTime() + INTERMEDIATE_VALIDITY_DAYS * DAY_MS),
@@ -127,9 +147,8 @@ async function createCa(
   await mkdir(opts.dir, { recursive: true, mode: 0o700 });
   const written: string[] = [];
   try {
-    const keyPem = (k: KeyObject) => k.export({ type: 'pkcs8', format: 'pem' }) as string;
-    await writeExclusive(paths.rootKey, keyPem(root.privateKey), 0o600, written);
-    await writeExclusive(paths.intermediateKey, keyPem(intermediate.privateKey), 0o600, written);
+    await writeExclusive(paths.rootKey, privateKeyPem(root), 0o600, written);
+    await writeExclusive(paths.intermediateKey, privateKeyPem(intermediate), 0o600, written);
     await writeExclusive(paths.rootCert, derToPem(rootDer), 0o644, written);
     await writeExclusive(paths.intermediateCert, derToPem(intermediateDer), 0o644, written);
   } catch (err) {
@@ -138,7 +157,7 @@ async function createCa(
   }
   log(`generated a new ${opts.keyType} CA in ${opts.dir}; clients must trust ${paths.rootCert}`);
   return {
-    issuerKey: intermediate.privateKey,
+    issuerKey: intermediate,
     issuerCertDer: intermediateDer,
     chainDer: [intermediateDer],
     chainPem: derToPem(intermediateDer),
@@ -146,6 +165,13 @@ async function createCa(
     rootCertPath: paths.rootCert,
     generated: true,
   };
+}
+
+/** PKCS#8 PEM ("PRIVATE KEY") of a CA key; a composite key as exportCompositePrivateKey's OneAsymmetricKey. */
+function privateKeyPem(key: KeyObject | CompositeSigner): string {
+  return key instanceof CompositeSigner
+    ? derToPem(key.exportPkcs8(), 'PRIVATE KEY')
+    : (key.export({ type: 'pkcs8', format: 'pem' }) as string);
 }
 
 /** Creates the file with its final mode (never write-then-chmod) and fails if it exists. */
@@ -217,25 +243,37 @@ async function loadOperatorCa(
   };
 }
 
-async function readPrivateKey(path: string, log: (msg: string) => void): Promise<KeyObject> {
+async function readPrivateKey(path: string, log: (msg: string) => void): Promise<IssuerKey> {
   const [pem, info] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
   if ((info.mode & 0o077) !== 0) {
     log(
       `warning: ${path} is readable by group or others (mode ${(info.mode & 0o777).toString(8)}); chmod 600 it`,
     );
   }
-  let key: KeyObject;
+  let key: IssuerKey;
   try {
-    key = createPrivateKey(pem);
+    key = parsePrivateKey(pem);
   } catch (err) {
     throw new Error(`cannot read the private key in ${path}: ${(err as Error).message}`, { cause: err });
   }
+  if (isExternalSigner(key)) return key;
   try {
     signatureAlgorithmFor(key);
   } catch (err) {
     throw new Error(`the key in ${path} cannot sign certificates: ${(err as Error).message}`, { cause: err });
   }
   return key;
+}
+
+/**
+ * A PEM private key: a PKCS#8 "PRIVATE KEY" with a composite ML-DSA OID becomes a CompositeSigner (node:crypto
+ * cannot read those), anything else goes to createPrivateKey (PKCS#8, SEC1, PKCS#1).
+ */
+function parsePrivateKey(pem: string): IssuerKey {
+  const block = /-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----/.exec(pem);
+  const der = block ? pemToDer(block[0])[0] : undefined;
+  if (der && compositeKeyTypeOf(der)) return new CompositeSigner(importCompositePrivateKey(der));
+  return createPrivateKey(pem);
 }
 
 async function readCertificates(path: string): Promise<Buffer[]> {
@@ -254,12 +292,25 @@ async function readCertificates(path: string): Promise<Buffer[]> {
 }
 
 function isSelfSigned(cert: X509Certificate): boolean {
-  return cert.checkIssued(cert) && cert.verify(cert.publicKey);
+  return isIssuedBy(cert, cert);
+}
+
+/**
+ * Whether `parent` issued `child`: names and signature. node:crypto cannot use a composite ML-DSA key, so
+ * under a composite parent the issuer name must equal the parent's subject and the composite signature
+ * verify (verifyCompositeSigned).
+ */
+export function isIssuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  const parentSpki = certificateSpki(parent.raw);
+  if (compositeKeyTypeOf(parentSpki)) {
+    return child.issuer === parent.subject && verifyCompositeSigned(child.raw, parentSpki);
+  }
+  return child.checkIssued(parent) && child.verify(parent.publicKey);
 }
 
 /** The key matches the first certificate, which is a CA, and each certificate is signed by the next. */
 function checkChain(
-  issuerKey: KeyObject,
+  issuerKey: IssuerKey,
   chainDer: Buffer[],
   root: X509Certificate | undefined,
   source: string,
@@ -268,7 +319,7 @@ function checkChain(
 ): void {
   const chain = chainDer.map((d) => new X509Certificate(d));
   const issuerCert = chain[0]!;
-  if (!createPublicKey(issuerKey).equals(issuerCert.publicKey)) {
+  if (!issuerKeyMatches(issuerKey, certificateSpki(issuerCert.raw))) {
     throw new Error(
       `the issuer key does not match the first certificate in ${source} (${issuerCert.subject})`,
     );
@@ -278,7 +329,7 @@ function checkChain(
   for (let i = 0; i + 1 < links.length; i++) {
     const child = links[i]!;
     const parent = links[i + 1]!;
-    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
+    if (!isIssuedBy(child, parent)) {
       throw new Error(`broken chain in ${source}: "${child.subject}" is not signed by "${parent.subject}"`);
     }
   }

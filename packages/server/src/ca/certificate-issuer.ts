@@ -6,7 +6,7 @@
  * when the issuer is constructed, so issuing a leaf costs a few buffer copies, one SHA-1
  * and one signature.
  */
-import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   bitString,
   boolean,
@@ -33,6 +33,7 @@ import {
   type IssuerKey,
   isExternalSigner,
   issuerAlgorithm,
+  issuerKeyMatches,
   issuerSpki,
   type SignatureAlgorithm,
   signTbs,
@@ -409,10 +410,8 @@ export class CertificateIssuer {
     } catch (err) {
       throw new TypeError(`cannot parse the issuer certificate: ${(err as Error).message}`);
     }
-    const matches = isExternalSigner(issuerKey)
-      ? issuerKey.spki.equals(info.spki)
-      : createPublicKey(issuerKey).equals(createPublicKey({ key: info.spki, format: 'der', type: 'spki' }));
-    if (!matches) throw new Error('the issuer key does not match the issuer certificate');
+    if (!issuerKeyMatches(issuerKey, info.spki))
+      throw new Error('the issuer key does not match the issuer certificate');
     this.signatureAlgorithm = issuerAlgorithm(issuerKey);
     this.issuerName = info.subjectName;
     this.authorityKeyId = info.subjectKeyId ?? keyIdentifier(info.spki);

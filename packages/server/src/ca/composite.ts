@@ -122,6 +122,10 @@ export type CompositeKeyType =
 
 export const COMPOSITE_KEY_TYPES = ALGORITHMS.map((a) => a.name) as readonly CompositeKeyType[];
 
+export function isCompositeKeyType(value: unknown): value is CompositeKeyType {
+  return typeof value === 'string' && (COMPOSITE_KEY_TYPES as readonly string[]).includes(value);
+}
+
 /** FIPS 204 Table 2 sizes: [public key, signature] bytes (composite draft §5 Table 1). */
 const ML_DSA_SIZES: Record<MlDsaKeyType, [number, number]> = {
   'ml-dsa-44': [1312, 2420],
@@ -149,6 +153,21 @@ function algorithmByName(name: string): CompositeAlgorithm {
 
 function algorithmByOid(dotted: string): CompositeAlgorithm | undefined {
   return ALGORITHMS.find((a) => a.oid === dotted);
+}
+
+/**
+ * The composite key type of a SubjectPublicKeyInfo or a PKCS#8 OneAsymmetricKey (DER), read from its
+ * AlgorithmIdentifier (the first SEQUENCE inside either); undefined for any other key or malformed DER.
+ */
+export function compositeKeyTypeOf(der: Buffer): CompositeKeyType | undefined {
+  try {
+    const algId = readChildren(der, readWhole(der, TAG.SEQUENCE)).find((t) => t.tag === TAG.SEQUENCE);
+    const [algOid] = algId ? readChildren(der, algId) : [];
+    if (algOid?.tag !== TAG.OID) return undefined;
+    return algorithmByOid(decodeOid(contentOf(der, algOid)))?.name as CompositeKeyType | undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A composite private key: the ML-DSA seed and key, and the traditional key. */
@@ -355,6 +374,11 @@ export class CompositeSigner implements ExternalSigner {
 
   sign(tbs: Buffer): Buffer {
     return compositeSign(this.#key, tbs);
+  }
+
+  /** The private key as PKCS#8 DER (exportCompositePrivateKey), e.g. to store it. */
+  exportPkcs8(): Buffer {
+    return exportCompositePrivateKey(this.#key);
   }
 }
 

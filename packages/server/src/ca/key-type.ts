@@ -3,6 +3,14 @@
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { NULL, oid, sequence } from '@akamu/protocol';
+import {
+  COMPOSITE_KEY_TYPES,
+  type CompositeKeyType,
+  CompositeSigner,
+  compositeKeyTypeOf,
+  generateCompositeKey,
+  isCompositeKeyType,
+} from './composite.ts';
 
 export type MlDsaKeyType = 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87';
 export type KeyType =
@@ -184,4 +192,34 @@ export function issuerSpki(key: IssuerKey): Buffer {
 /** Signs to-be-signed DER with an issuer key under `alg` (issuerAlgorithm(key)). */
 export function signTbs(alg: SignatureAlgorithm, tbs: Buffer, key: IssuerKey): Buffer {
   return isExternalSigner(key) ? key.sign(tbs) : sign(alg.hash, tbs, key);
+}
+
+/**
+ * A CA key type (`ca.key_type`): a KeyType, or — with `ca.experimental_composite` — an EXPERIMENTAL
+ * composite ML-DSA type (composite.ts), which only akamu's own verifier checks.
+ */
+export type CaKeyType = KeyType | CompositeKeyType;
+
+export const CA_KEY_TYPES: readonly CaKeyType[] = Object.freeze([...KEY_TYPES, ...COMPOSITE_KEY_TYPES]);
+
+/** A new CA private key: a node:crypto key, or a CompositeSigner for a composite type. */
+export function generateIssuerKey(type: CaKeyType): KeyObject | CompositeSigner {
+  return isCompositeKeyType(type)
+    ? new CompositeSigner(generateCompositeKey(type))
+    : generateKeyPair(type).privateKey;
+}
+
+/** The CaKeyType of an issuer key, or undefined when it is outside the list (e.g. P-521). */
+export function issuerKeyType(key: IssuerKey): CaKeyType | undefined {
+  return isExternalSigner(key) ? compositeKeyTypeOf(key.spki) : keyTypeOf(key);
+}
+
+/** Whether an issuer key is the private half of a SubjectPublicKeyInfo (DER); false for any SPKI node cannot read. */
+export function issuerKeyMatches(key: IssuerKey, spki: Buffer): boolean {
+  if (isExternalSigner(key)) return key.spki.equals(spki);
+  try {
+    return createPublicKey(key).equals(createPublicKey({ key: spki, format: 'der', type: 'spki' }));
+  } catch {
+    return false;
+  }
 }

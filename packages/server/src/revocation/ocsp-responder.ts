@@ -8,9 +8,9 @@
  * drops the serial's cached responses at once. Requests with a nonce (RFC 8954) or several CertIDs are
  * signed for the request; their statuses come from the same store.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { newSerial } from '../ca/certificate-issuer.ts';
-import { generateKeyPair, mlDsaTypeOf } from '../ca/key-type.ts';
+import { generateIssuerKey, type IssuerKey, issuerKeyType, issuerSpki } from '../ca/key-type.ts';
 import {
   buildOcspResponse,
   type CertStatus,
@@ -32,7 +32,7 @@ import type { StorageAuthority } from '../sa/storage-authority.ts';
 export interface OcspResponderOptions {
   sa: StorageAuthority;
   clock: Clock;
-  issuerKey: KeyObject;
+  issuerKey: IssuerKey;
   /** The issuing CA's subject Name DER, key identifier and SubjectPublicKeyInfo DER. */
   issuerName: Buffer;
   authorityKeyId: Buffer;
@@ -99,19 +99,22 @@ export class OcspResponder {
       return;
     }
     const now = o.clock.now();
-    // The responder key is of the CA's kind for ML-DSA CAs (an all post-quantum chain), EC P-256 otherwise.
-    const keys = generateKeyPair(mlDsaTypeOf(o.issuerKey) ?? 'ec:P-256');
+    // The responder key is of the CA's kind for ML-DSA and (EXPERIMENTAL) composite CAs (an all
+    // post-quantum chain), EC P-256 otherwise.
+    const caType = issuerKeyType(o.issuerKey);
+    const pq = caType !== undefined && /^(ml-dsa-|composite:)/.test(caType);
+    const responderKey = generateIssuerKey(pq ? caType : 'ec:P-256');
     const certDer = createResponderCertificate({
       issuerKey: o.issuerKey,
       issuerName: o.issuerName,
       authorityKeyId: o.authorityKeyId,
-      responderSpki: createPublicKey(keys.privateKey).export({ type: 'spki', format: 'der' }),
+      responderSpki: issuerSpki(responderKey),
       commonName: o.responderName,
       serial: newSerial(),
       notBefore: new Date(now - RESPONDER_BACKDATE_MS),
       notAfter: new Date(now + o.responderValidityMs),
     });
-    this.#signer = ocspSigner(keys.privateKey, certDer);
+    this.#signer = ocspSigner(responderKey, certDer);
     this.responderCertDer = certDer;
     this.#renewAt = now + o.responderValidityMs / 2;
     // Responses signed by the previous certificate stay valid, but new ones should carry the new one.

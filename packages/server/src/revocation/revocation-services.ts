@@ -3,11 +3,11 @@
  * certificate issuer (which writes the CRL distribution point and OCSP URL into every certificate),
  * learns of revocations, and registers GET /ca/crl[/<n>], POST /ca/ocsp and GET /ca/ocsp/<request>.
  */
-import { createPublicKey } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { CaMaterial } from '../ca/ca-store.ts';
 import { CertificateIssuer, type LeafRequest } from '../ca/certificate-issuer.ts';
 import { CrlSigner } from '../ca/crl.ts';
+import { issuerSpki } from '../ca/key-type.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { StorageAuthority } from '../sa/storage-authority.ts';
@@ -79,7 +79,7 @@ export class RevocationServices {
       clock: o.clock,
       issuerKey: o.ca.issuerKey,
       ...issuerInfo,
-      issuerSpki: createPublicKey(o.ca.issuerKey).export({ type: 'spki', format: 'der' }),
+      issuerSpki: issuerSpki(o.ca.issuerKey),
       responder: ocsp.responder,
       lifetimeMs: ocsp.lifetime,
       refreshMs: ocsp.refresh,

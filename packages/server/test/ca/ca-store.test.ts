@@ -6,8 +6,15 @@ import { describe, test } from 'node:test';
 import { pemToDer } from '@akamu/protocol';
 import * as asn1x509 from '@peculiar/asn1-x509';
 import { CA_FILES, issueServerCertificate, loadOrCreateCa } from '../../src/ca/ca-store.ts';
-import { keyTypeOf } from '../../src/ca/key-type.ts';
-import { decodeCertificate, extensionValue, opensslVerify, tempDir, writeCertPem } from './support.ts';
+import { issuerKeyType, keyTypeOf } from '../../src/ca/key-type.ts';
+import {
+  decodeCertificate,
+  extensionValue,
+  keyObject,
+  opensslVerify,
+  tempDir,
+  writeCertPem,
+} from './support.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -47,7 +54,7 @@ describe('loadOrCreateCa: generated CA', () => {
     );
     assert.deepEqual([bc.cA, bc.pathLenConstraint], [true, 0]);
 
-    assert.ok(createPublicKey(ca.issuerKey).equals(inter.publicKey));
+    assert.ok(createPublicKey(keyObject(ca.issuerKey)).equals(inter.publicKey));
     assert.deepEqual(ca.chainDer, [ca.issuerCertDer]);
     assert.deepEqual(pemToDer(ca.chainPem), [ca.issuerCertDer]);
     assert.equal(ca.rootCertPath, join(dir, CA_FILES.rootCert));
@@ -55,7 +62,7 @@ describe('loadOrCreateCa: generated CA', () => {
     // Keys are PKCS#8 PEM.
     const keyPem = readFileSync(join(dir, CA_FILES.intermediateKey), 'utf8');
     assert.match(keyPem, /^-----BEGIN PRIVATE KEY-----/);
-    assert.ok(createPrivateKey(keyPem).equals(ca.issuerKey));
+    assert.ok(createPrivateKey(keyPem).equals(keyObject(ca.issuerKey)));
     const result = opensslVerify(
       ca.rootCertPath!,
       ca.rootCertPath!,
@@ -74,7 +81,7 @@ describe('loadOrCreateCa: generated CA', () => {
     assert.deepEqual(second.rootCertDer, first.rootCertDer);
     assert.deepEqual(second.chainDer, first.chainDer);
     assert.equal(second.chainPem, first.chainPem);
-    assert.ok(second.issuerKey.equals(first.issuerKey));
+    assert.ok(keyObject(second.issuerKey).equals(keyObject(first.issuerKey)));
     assert.deepEqual(lines, []);
   });
 
@@ -82,10 +89,10 @@ describe('loadOrCreateCa: generated CA', () => {
     const dir = tempDir();
     const ca = await loadOrCreateCa({ dir, keyType: 'ed25519', commonNamePrefix: 'Example Lab' });
     assert.equal(new X509Certificate(ca.issuerCertDer).subject, 'CN=Example Lab Intermediate CA');
-    assert.equal(keyTypeOf(ca.issuerKey), 'ed25519');
+    assert.equal(issuerKeyType(ca.issuerKey), 'ed25519');
     const { lines, log } = logger();
     const again = await loadOrCreateCa({ dir, keyType: 'rsa:2048', log });
-    assert.equal(keyTypeOf(again.issuerKey), 'ed25519');
+    assert.equal(issuerKeyType(again.issuerKey), 'ed25519');
     assert.match(lines.join('\n'), /uses ed25519; keyType rsa:2048 applies only to new CAs/);
   });
 
@@ -140,7 +147,7 @@ describe('loadOrCreateCa: operator-supplied issuer', () => {
       issuerCertFile: chainFile,
     });
     assert.equal(ca.generated, false);
-    assert.ok(ca.issuerKey.equals(generated.issuerKey));
+    assert.ok(keyObject(ca.issuerKey).equals(keyObject(generated.issuerKey)));
     assert.deepEqual(ca.chainDer, [generated.issuerCertDer]);
     assert.deepEqual(ca.rootCertDer, generated.rootCertDer);
     assert.equal(ca.rootCertPath, undefined);

@@ -23,6 +23,7 @@ import { CrlSigner } from '../../src/ca/crl.ts';
 import { CsrError, describeKey, parseCsr } from '../../src/ca/csr.ts';
 import {
   generateKeyPair,
+  issuerKeyType,
   KEY_TYPES,
   keyTypeOf,
   ML_DSA_KEY_TYPES,
@@ -33,7 +34,7 @@ import {
 import { buildOcspResponse, ocspSigner, singleResponse } from '../../src/ca/ocsp.ts';
 import { checkCertificateKey } from '../../src/core/csr-rules.ts';
 import { keyTypeRefusal, keyUsageBitsFor } from '../../src/core/profile-rules.ts';
-import { decodeCertificate, extensionValue, tempDir, writeCertPem } from './support.ts';
+import { decodeCertificate, extensionValue, keyObject, tempDir, writeCertPem } from './support.ts';
 
 /** FIPS 204 / draft-ietf-lamps-dilithium-certificates: id-ml-dsa-44/65/87. */
 const OIDS: Record<MlDsaKeyType, string> = {
@@ -167,7 +168,7 @@ describe('ML-DSA CA keys (FIPS 204, draft-ietf-lamps-dilithium-certificates)', (
       // Restart: the same CA is loaded back from its PEM files.
       const again = await loadOrCreateCa({ dir, keyType: kt });
       assert.equal(again.generated, false);
-      assert.equal(keyTypeOf(again.issuerKey), kt);
+      assert.equal(issuerKeyType(again.issuerKey), kt);
       assert.ok(again.issuerCertDer.equals(ca.issuerCertDer));
     });
   }
@@ -175,7 +176,7 @@ describe('ML-DSA CA keys (FIPS 204, draft-ietf-lamps-dilithium-certificates)', (
   it('CRLs and OCSP responses signed with ML-DSA verify with node:crypto', async () => {
     const ca = await loadOrCreateCa({ dir: tempDir(), keyType: 'ml-dsa-87' });
     const issuer = new CertificateIssuer({ issuerKey: ca.issuerKey, issuerCertDer: ca.issuerCertDer });
-    const issuerPub = createPublicKey(ca.issuerKey);
+    const issuerPub = createPublicKey(keyObject(ca.issuerKey));
     const now = new Date();
     const crl = new CrlSigner({
       issuerName: issuer.issuerName,

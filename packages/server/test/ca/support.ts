@@ -1,4 +1,5 @@
 /** Shared helpers for the CA tests: temporary directories and the openssl command line. */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,11 +9,18 @@ import { after } from 'node:test';
 import { derToPem } from '@akamu/protocol';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1x509 from '@peculiar/asn1-x509';
+import { type IssuerKey, isExternalSigner } from '../../src/ca/key-type.ts';
 
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+/** A CA's issuer key as the node:crypto key it is for every CA but a composite one; fails the test otherwise. */
+export function keyObject(key: IssuerKey): KeyObject {
+  assert.ok(!isExternalSigner(key), 'expected a node:crypto key, not an external signer');
+  return key;
+}
 
 /** A fresh temporary directory, removed when the test file finishes. */
 export function tempDir(prefix = 'akamu-ca-'): string {

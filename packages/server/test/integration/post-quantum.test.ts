@@ -4,80 +4,30 @@
  * certificates, CRL and OCSP responses are verified with node:crypto (OpenSSL 3.5).
  */
 import assert from 'node:assert/strict';
-import { createHash, type KeyObject, verify, X509Certificate } from 'node:crypto';
-import https from 'node:https';
+import { verify, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { type AcmeClient, createCsr, generateKey, type KeySpec, obtainCertificate } from '@akamu/client';
-import {
-  contentOf,
-  integer,
-  NULL,
-  octetString,
-  oid,
-  pemToDer,
-  rawOf,
-  readChildren,
-  readWhole,
-  sequence,
-  TAG,
-  type Tlv,
-} from '@akamu/protocol';
+import { generateKey, type KeySpec } from '@akamu/client';
+import { oid, sequence } from '@akamu/protocol';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as x509 from '@peculiar/asn1-x509';
 import { caKeyProblem } from '../../src/health.ts';
 import { startTestCa, type TestCa } from '../helpers.ts';
+import {
+  caRequest,
+  crlSerials,
+  issue,
+  ocspRequest,
+  parseOcspAnswer,
+  serialHex,
+  signedParts,
+} from './pq-support.ts';
 
 const ML_DSA_OID = {
   'ml-dsa-44': '2.16.840.1.101.3.4.3.17',
   'ml-dsa-65': '2.16.840.1.101.3.4.3.18',
   'ml-dsa-87': '2.16.840.1.101.3.4.3.19',
 } as const;
-
-/** [tbs, signatureAlgorithm, signature] of a signed SEQUENCE (Certificate, CertificateList, BasicOCSPResponse). */
-function signedParts(der: Buffer): { tbs: Buffer; algorithm: Buffer; signature: Buffer; rest: Tlv[] } {
-  const outer = readWhole(der, TAG.SEQUENCE, 'signed');
-  const [tbs, alg, sig, ...rest] = readChildren(der, outer) as [Tlv, Tlv, Tlv, ...Tlv[]];
-  return {
-    tbs: rawOf(der, tbs),
-    algorithm: rawOf(der, alg),
-    signature: contentOf(der, sig).subarray(1),
-    rest,
-  };
-}
-
-async function issue(ca: TestCa, client: AcmeClient, name: string, certificateKey: KeyObject) {
-  const { certificatePem } = await obtainCertificate(client, {
-    identifiers: [{ type: 'dns', value: name }],
-    solvers: [ca.solver],
-    certificateKey,
-    csr: createCsr({ key: certificateKey, dnsNames: [name] }),
-  });
-  return pemToDer(certificatePem).map((d) => new X509Certificate(d));
-}
-
-function get(ca: TestCa, path: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
-  const url = new URL(path, ca.directoryUrl);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      {
-        method: body ? 'POST' : 'GET',
-        ca: ca.caBundle,
-        timeout: 10_000,
-        headers: body ? { 'content-type': 'application/ocsp-request' } : {},
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe('post-quantum: ML-DSA account keys on an EC CA', () => {
   let ca: TestCa;
@@ -176,7 +126,7 @@ describe('post-quantum: a fully ML-DSA-65 CA', () => {
     assert.equal(peer.authorized, true);
     assert.equal(peer.protocol, 'TLSv1.3');
     assert.equal(peer.cert.publicKey.asymmetricKeyType, 'ml-dsa-65');
-    const r = await get(ca, ca.directoryUrl);
+    const r = await caRequest(ca, ca.directoryUrl);
     assert.equal(r.status, 200);
     // The readiness check signs with the ML-DSA issuing key and verifies with its certificate.
     assert.equal(caKeyProblem(ca.server.ca), undefined);
@@ -207,55 +157,28 @@ describe('post-quantum: a fully ML-DSA-65 CA', () => {
     await client.revokeCertificate(mlLeaf!.raw, { reason: 4 });
 
     // The CRL: signed by the ML-DSA intermediate, lists the revoked serial.
-    const crl = await get(ca, '/ca/crl');
+    const crl = await caRequest(ca, '/ca/crl');
     assert.equal(crl.status, 200);
     const c = signedParts(crl.body);
     assert.deepEqual(c.algorithm, sequence(oid(ML_DSA_OID['ml-dsa-65'])));
     assert.ok(verify(null, c.tbs, intermediate!.publicKey, c.signature), 'CRL signature');
-    const list = AsnConvert.parse(crl.body, x509.CertificateList);
-    const serials = (list.tbsCertList.revokedCertificates ?? []).map((e) =>
-      Buffer.from(e.userCertificate).toString('hex').replace(/^00/, ''),
-    );
-    assert.ok(serials.includes(mlLeaf!.serialNumber.toLowerCase().replace(/^00/, '')), serials.join());
+    const serials = crlSerials(crl.body);
+    assert.ok(serials.includes(serialHex(mlLeaf!)), serials.join());
 
     // OCSP: the responder certificate is ML-DSA too, issued by the intermediate; the response verifies.
     const statusOf = async (leaf: X509Certificate) => {
-      const res = await get(ca, '/ca/ocsp', ocspRequest(leaf, intermediate!));
+      const res = await caRequest(ca, '/ca/ocsp', ocspRequest(leaf, intermediate!));
       assert.equal(res.status, 200);
-      const top = readChildren(res.body, readWhole(res.body, TAG.SEQUENCE));
-      assert.equal(contentOf(res.body, top[0]!)[0], 0, 'successful');
-      const responseBytes = readChildren(res.body, readChildren(res.body, top[1]!)[0]!);
-      const basic = contentOf(res.body, responseBytes[1]!);
-      const b = signedParts(basic);
-      const certs = readChildren(basic, readChildren(basic, b.rest[0]!)[0]!);
-      const responder = new X509Certificate(rawOf(basic, certs[0]!));
+      const answer = parseOcspAnswer(res.body);
+      const b = answer.signed;
+      const responder = new X509Certificate(answer.responderDer!);
       assert.equal(responder.publicKey.asymmetricKeyType, 'ml-dsa-65');
       assert.ok(responder.verify(intermediate!.publicKey), 'responder certificate <- intermediate');
       assert.deepEqual(b.algorithm, sequence(oid(ML_DSA_OID['ml-dsa-65'])));
       assert.ok(verify(null, b.tbs, responder.publicKey, b.signature), 'OCSP response signature');
-      // tbsResponseData { [2] responderID, producedAt, responses { SingleResponse { certID, certStatus ... } } }
-      const tbs = readWhole(b.tbs, TAG.SEQUENCE);
-      const fields = readChildren(b.tbs, tbs);
-      const responses = fields.find((f) => f.tag === TAG.SEQUENCE)!;
-      const single = readChildren(b.tbs, readChildren(b.tbs, responses)[0]!);
-      return single[1]!.tag; // 0x80 good, 0xa1 revoked, 0x82 unknown
+      return answer.certStatusTag; // 0x80 good, 0xa1 revoked, 0x82 unknown
     };
     assert.equal(await statusOf(mlLeaf!), 0xa1, 'revoked');
     assert.equal(await statusOf(ecLeaf!), 0x80, 'good');
   });
 });
-
-/** An OCSPRequest for one certificate (RFC 6960 §4.1.1), CertID with SHA-1. */
-function ocspRequest(leaf: X509Certificate, issuer: X509Certificate): Buffer {
-  const issuerCert = AsnConvert.parse(issuer.raw, x509.Certificate);
-  const nameDer = Buffer.from(AsnConvert.serialize(issuerCert.tbsCertificate.subject));
-  const keyBits = Buffer.from(issuerCert.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey);
-  const sha1 = (b: Buffer) => createHash('sha1').update(b).digest();
-  const certId = sequence(
-    sequence(oid('1.3.14.3.2.26'), NULL),
-    octetString(sha1(nameDer)),
-    octetString(sha1(keyBits)),
-    integer(Buffer.from(leaf.serialNumber, 'hex')),
-  );
-  return sequence(sequence(sequence(sequence(certId))));
-}

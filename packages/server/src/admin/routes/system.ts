@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { derToPem } from '@akamu/protocol';
-import { isExternalSigner, keyTypeOf } from '../../ca/key-type.ts';
+import { isCompositeKeyType } from '../../ca/composite.ts';
+import { isExternalSigner, issuerKeyType } from '../../ca/key-type.ts';
 import { FULL_CRL } from '../../revocation/crl-service.ts';
 import { type AdminRoute, iso } from '../context.ts';
 import { AdminError } from '../problems.ts';
@@ -52,14 +53,16 @@ export const systemRoutes: AdminRoute[] = [
     tag: 'ca',
     summary: 'The issuing CA: key type, chain (issuer first, then the root) and fingerprints',
     async handler(_call, ctx) {
-      // The issuer certificate's public key names the key type whether the key is local or an external signer.
-      const publicKey = new X509Certificate(ctx.ca.issuerCertDer).publicKey;
-      const keyType = keyTypeOf(publicKey) ?? String(publicKey.asymmetricKeyType);
-      const externalSigner = isExternalSigner(ctx.ca.issuerKey);
+      const key = ctx.ca.issuerKey;
+      const externalSigner = isExternalSigner(key);
+      const keyType =
+        issuerKeyType(key) ?? (externalSigner ? key.algorithm.name : String(key.asymmetricKeyType));
       const chain = ctx.ca.chainDer.map(certificateInfo);
       return {
         name: ctx.config.ca.name,
         keyType,
+        // EXPERIMENTAL composite ML-DSA (ca.experimental_composite): no mainstream client verifies the chain.
+        experimental: isCompositeKeyType(keyType),
         externalSigner,
         chain,
         root: ctx.ca.rootCertDer ? certificateInfo(ctx.ca.rootCertDer) : null,
