@@ -45,11 +45,13 @@ export function akamuTarget(name: string, opts: { backend: Backend; nodes: numbe
           '',
         ].join('\n'),
       );
+      // BENCH_AKAMU_NODE_ARGS: extra Node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      const nodeArgs = (process.env.BENCH_AKAMU_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
       const args =
         opts.nodes === 1
           ? [path.join(repoRoot, 'packages/cli/src/main.ts'), 'serve', '-c', config]
           : [path.join(repoRoot, 'bench/targets/cluster-launcher.ts'), config, String(opts.nodes)];
-      const child = new Child(name, process.execPath, args, { cwd: workDir });
+      const child = new Child(name, process.execPath, [...nodeArgs, ...args], { cwd: workDir });
       try {
         const directory = child.waitForLine(/^\s*directory: (https?:\/\/\S+)/, 60_000);
         const root = child.waitForLine(/^\s*root certificate: (\/\S+)/, 60_000);

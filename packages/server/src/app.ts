@@ -55,6 +55,7 @@ import { TlsAlpn01Validator } from './va/tls-alpn-01.ts';
 import { ValidationAuthority } from './va/validation-authority.ts';
 import type { ChallengeValidator } from './va/validator.ts';
 import { registerAcme } from './wfe/acme-plugin.ts';
+import { InFlightRequests } from './wfe/in-flight.ts';
 import { registerEab } from './wfe/routes/eab.ts';
 import { AcmeUrls } from './wfe/urls.ts';
 import { RequestVerifier } from './wfe/verify-request.ts';
@@ -389,6 +390,9 @@ export async function createServer(
     Object.defineProperty(meta, 'accountHashPrefix', { enumerable: true, get: accountHashPrefix });
   }
 
+  // Signature checks go to the thread pool while other requests wait (wfe/in-flight.ts).
+  const inFlight = new InFlightRequests();
+  inFlight.track(app);
   registerAcme(app, {
     ra,
     renewals,
@@ -396,7 +400,7 @@ export async function createServer(
     sa,
     urls,
     nonces,
-    verifier: new RequestVerifier({ sa, nonces, urls }),
+    verifier: new RequestVerifier({ sa, nonces, urls, offload: () => inFlight.busy() }),
     clock,
     meta,
     chainPem: ca.chainPem,

@@ -5,6 +5,7 @@ import { Kysely, MysqlDialect, PostgresDialect } from 'kysely';
 import { createPool } from 'mysql2';
 import pg from 'pg';
 import type { SqlDialectName } from './dialect.ts';
+import { startCheckpointer } from './sqlite-checkpointer.ts';
 import { NodeSqliteDialect } from './sqlite-dialect.ts';
 import type { Database } from './tables.ts';
 
@@ -50,7 +51,20 @@ export function connect(
     raw.exec('PRAGMA synchronous = NORMAL');
     raw.exec('PRAGMA busy_timeout = 5000');
     raw.exec('PRAGMA foreign_keys = ON');
-    return { db: new Kysely<Database>({ dialect: new NodeSqliteDialect(raw) }), dialect };
+    if (file === ':memory:')
+      return { db: new Kysely<Database>({ dialect: new NodeSqliteDialect(raw) }), dialect };
+    // Checkpoints run in a worker thread, not inside this connection's commits (sqlite-checkpointer.ts).
+    raw.exec('PRAGMA wal_autocheckpoint = 0');
+    const checkpointer = startCheckpointer(file, {
+      onFailure: (error) => {
+        process.emitWarning(
+          `SQLite checkpoints of ${file} are back in the server's commits: ${error.message}`,
+        );
+        if (raw.isOpen) raw.exec('PRAGMA wal_autocheckpoint = 1000');
+      },
+    });
+    const sqlite = new NodeSqliteDialect(raw, { onDestroy: () => checkpointer.close() });
+    return { db: new Kysely<Database>({ dialect: sqlite }), dialect };
   }
   if (dialect === 'postgres') {
     const pool = new pg.Pool({

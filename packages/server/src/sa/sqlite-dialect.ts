@@ -19,14 +19,17 @@ import {
  */
 export class NodeSqliteDialect implements Dialect {
   readonly #db: DatabaseSync;
-  constructor(db: DatabaseSync) {
+  readonly #onDestroy: (() => Promise<void>) | undefined;
+  /** `onDestroy` runs after the connection is closed (the WAL checkpointer's last checkpoint). */
+  constructor(db: DatabaseSync, opts: { onDestroy?: () => Promise<void> } = {}) {
     this.#db = db;
+    this.#onDestroy = opts.onDestroy;
   }
   createAdapter() {
     return new SqliteAdapter();
   }
   createDriver(): Driver {
-    return new NodeSqliteDriver(this.#db);
+    return new NodeSqliteDriver(this.#db, this.#onDestroy);
   }
   createQueryCompiler() {
     return new SqliteQueryCompiler();
@@ -41,9 +44,11 @@ class NodeSqliteDriver implements Driver {
   readonly #connection: NodeSqliteConnection;
   #tail: Promise<void> = Promise.resolve();
   #release: (() => void) | undefined;
+  readonly #onDestroy: (() => Promise<void>) | undefined;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, onDestroy?: () => Promise<void>) {
     this.#connection = new NodeSqliteConnection(db);
+    this.#onDestroy = onDestroy;
   }
   async init(): Promise<void> {}
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -72,6 +77,7 @@ class NodeSqliteDriver implements Driver {
   }
   async destroy(): Promise<void> {
     this.#connection.close();
+    await this.#onDestroy?.();
   }
 }
 

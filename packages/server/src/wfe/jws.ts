@@ -1,4 +1,7 @@
-import { constants, createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { constants, createPublicKey, type KeyObject, type VerifyKeyObjectInput, verify } from 'node:crypto';
+
+type VerifyKeyWithOptions = VerifyKeyObjectInput & { padding: number; saltLength: number };
+
 import { ecCoordinateSize, fromB64u, type Jwk, jwkThumbprint, publicJwk } from '@akamu/protocol';
 import { AcmeError, malformed } from '../errors.ts';
 
@@ -164,37 +167,60 @@ function describe(key: KeyObject): string {
   return key.asymmetricKeyType === 'ec' ? `EC ${d?.namedCurve}` : String(key.asymmetricKeyType);
 }
 
-/** Verifies the JWS signature over ASCII(protected || '.' || payload) with node:crypto (RFC 7515 §5.2). */
-export function verifyJwsSignature(jws: FlattenedJws, key: KeyObject): boolean {
+/** node:crypto's verify() arguments for a JWS (RFC 7515 §5.2), or undefined when the signature cannot fit. */
+function verifyArgs(
+  jws: FlattenedJws,
+  key: KeyObject,
+): [hash: string | null, data: Buffer, key: KeyObject | VerifyKeyWithOptions, signature: Buffer] | undefined {
   const data = Buffer.from(`${jws.protectedB64}.${jws.payloadB64}`, 'ascii');
   const alg = jws.header.alg;
-  try {
-    switch (alg) {
-      case 'RS256':
-        return verify('sha256', data, key, jws.signature);
-      case 'PS256':
-        return verify(
-          'sha256',
-          data,
-          { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
-          jws.signature,
-        );
-      case 'EdDSA':
-      case 'ML-DSA-44':
-      case 'ML-DSA-65':
-      case 'ML-DSA-87':
-        // Pure EdDSA and pure ML-DSA (FIPS 204 Algorithm 3, empty context) verify the message itself.
-        return verify(null, data, key, jws.signature);
-      default: {
-        const size = ecCoordinateSize(alg)!;
-        if (jws.signature.length !== 2 * size) return false;
-        const hash = alg === 'ES256' ? 'sha256' : alg === 'ES384' ? 'sha384' : 'sha512';
-        return verify(hash, data, key, ecdsaRawToDer(jws.signature, size));
-      }
+  switch (alg) {
+    case 'RS256':
+      return ['sha256', data, key, jws.signature];
+    case 'PS256':
+      return [
+        'sha256',
+        data,
+        { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+        jws.signature,
+      ];
+    case 'EdDSA':
+    case 'ML-DSA-44':
+    case 'ML-DSA-65':
+    case 'ML-DSA-87':
+      // Pure EdDSA and pure ML-DSA (FIPS 204 Algorithm 3, empty context) verify the message itself.
+      return [null, data, key, jws.signature];
+    default: {
+      const size = ecCoordinateSize(alg)!;
+      if (jws.signature.length !== 2 * size) return undefined;
+      const hash = alg === 'ES256' ? 'sha256' : alg === 'ES384' ? 'sha384' : 'sha512';
+      return [hash, data, key, ecdsaRawToDer(jws.signature, size)];
     }
+  }
+}
+
+/** Verifies the JWS signature over ASCII(protected || '.' || payload) with node:crypto (RFC 7515 §5.2). */
+export function verifyJwsSignature(jws: FlattenedJws, key: KeyObject): boolean {
+  const args = verifyArgs(jws, key);
+  if (!args) return false;
+  try {
+    return verify(...args);
   } catch {
     return false;
   }
+}
+
+/** verifyJwsSignature on a libuv thread-pool thread (node:crypto's verify with a callback). */
+export function verifyJwsSignatureInPool(jws: FlattenedJws, key: KeyObject): Promise<boolean> {
+  const args = verifyArgs(jws, key);
+  if (!args) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      verify(...args, (error, ok) => resolve(!error && ok));
+    } catch {
+      resolve(false);
+    }
+  });
 }
 
 /**

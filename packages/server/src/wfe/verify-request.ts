@@ -13,6 +13,7 @@ import {
   type PublicJwk,
   parseFlattenedJws,
   verifyJwsSignature,
+  verifyJwsSignatureInPool,
 } from './jws.ts';
 import type { AcmeUrls } from './urls.ts';
 
@@ -41,13 +42,17 @@ export class RequestVerifier {
   /** Account keys by thumbprint, with the algorithm they were checked for. */
   readonly #keys = new Map<string, { key: KeyObject; alg: string }>();
   readonly #maxKeys: number;
+  readonly #offload: () => boolean;
 
   constructor(deps: {
     sa: Pick<StorageAuthority, 'getAccount'>;
     nonces: NonceService;
     urls: AcmeUrls;
     maxCachedKeys?: number;
+    /** True when a signature check should run on a thread-pool thread (other requests are waiting). */
+    offload?: () => boolean;
   }) {
+    this.#offload = deps.offload ?? (() => false);
     this.#sa = deps.sa;
     this.#nonces = deps.nonces;
     this.#urls = deps.urls;
@@ -136,7 +141,8 @@ export class RequestVerifier {
   }
 
   async #finish(jws: FlattenedJws, key: KeyObject): Promise<void> {
-    if (!verifyJwsSignature(jws, key)) throw malformed('the JWS signature does not verify');
+    const valid = this.#offload() ? await verifyJwsSignatureInPool(jws, key) : verifyJwsSignature(jws, key);
+    if (!valid) throw malformed('the JWS signature does not verify');
     if (jws.header.nonce === undefined) throw new AcmeError('badNonce', 'the JWS has no nonce');
     if (!(await this.#nonces.redeem(jws.header.nonce))) {
       throw new AcmeError('badNonce', 'the nonce is unknown, expired or already used');

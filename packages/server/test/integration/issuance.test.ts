@@ -53,6 +53,17 @@ describe('issuance', () => {
     assert.ok(days > 89.9 && days < 90.1, `90 days, got ${days}`);
   });
 
+  it('issues concurrently: signatures checked on pool threads while other requests are in flight', async () => {
+    const clients = await Promise.all(Array.from({ length: 6 }, () => ca.account()));
+    const results = await Promise.all(
+      clients.map((client, i) => issue(client, [`concurrent-${i}.example.localhost`])),
+    );
+    for (const [i, { pem }] of results.entries()) {
+      const leaf = new X509Certificate(pemToDer(pem)[0]!);
+      assert.equal(leaf.subjectAltName, `DNS:concurrent-${i}.example.localhost`);
+    }
+  });
+
   it('issues for an IP identifier (RFC 8738)', async () => {
     const client = await ca.account();
     const { pem } = await issue(client, [], ['127.0.0.1']);

@@ -224,6 +224,24 @@ describe('robustness', () => {
     );
   });
 
+  it('checks signatures on pool threads under concurrency: good ones pass, swapped ones are refused', async () => {
+    const bodies = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        signed('/acme/new-order', { identifiers: [{ type: 'dns', value: `p${i}.example.localhost` }] }),
+      ),
+    );
+    const parsed = bodies.map((b) => JSON.parse(b));
+    // Odd requests carry the signature of their neighbour: valid base64url of the right size, wrong data.
+    const sent = parsed.map((jws, i) => (i % 2 === 0 ? jws : { ...jws, signature: parsed[i - 1].signature }));
+    const answers = await Promise.all(
+      sent.map((jws) => raw('POST', url('/acme/new-order'), JSON.stringify(jws))),
+    );
+    for (const [i, answer] of answers.entries()) {
+      if (i % 2 === 0) assert.equal(answer.status, 201, answer.body);
+      else assertProblem(answer, 'malformed', 400);
+    }
+  });
+
   it('accepts a nonce issued before a restart, exactly once', async () => {
     const n = await nonce();
     await ca.restart();

@@ -4,7 +4,13 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { generateKey, JwsSigner } from '@akamu/client';
 import { b64u, type Jwk, jwkThumbprint, keyAuthorization } from '@akamu/protocol';
-import { checkKeyMatchesAlg, importJwk, parseFlattenedJws, verifyJwsSignature } from '../../src/wfe/jws.ts';
+import {
+  checkKeyMatchesAlg,
+  importJwk,
+  parseFlattenedJws,
+  verifyJwsSignature,
+  verifyJwsSignatureInPool,
+} from '../../src/wfe/jws.ts';
 import { typeOf } from './support.ts';
 
 const ML_DSA = ['ml-dsa-44', 'ml-dsa-65', 'ml-dsa-87'] as const;
@@ -54,7 +60,7 @@ describe('ML-DSA account keys (draft-ietf-cose-dilithium, JOSE)', () => {
     assert.equal(keyAuthorization('tok', imported.thumbprint), `tok.${example.kid}`);
   });
 
-  it('verifies @akamu/client ML-DSA-44/65/87 JWS, and refuses tampering and truncated signatures', () => {
+  it('verifies @akamu/client ML-DSA-44/65/87 JWS, and refuses tampering and truncated signatures', async () => {
     for (const spec of ML_DSA) {
       const signer = new JwsSigner(generateKey(spec));
       const alg = spec.toUpperCase();
@@ -78,6 +84,8 @@ describe('ML-DSA account keys (draft-ietf-cose-dilithium, JOSE)', () => {
         !verifyJwsSignature({ ...jws, signature: jws.signature.subarray(1) }, key),
         `${spec} truncated`,
       );
+      assert.equal(await verifyJwsSignatureInPool(jws, key), true, `${spec} in the pool`);
+      assert.equal(await verifyJwsSignatureInPool(tampered, key), false, `${spec} tampered, in the pool`);
     }
   });
 

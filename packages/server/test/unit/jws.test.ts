@@ -2,11 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { generateKey, JwsSigner } from '@akamu/client';
 import { b64u } from '@akamu/protocol';
-import { importJwk, parseFlattenedJws, verifyJwsSignature } from '../../src/wfe/jws.ts';
+import {
+  importJwk,
+  parseFlattenedJws,
+  verifyJwsSignature,
+  verifyJwsSignatureInPool,
+} from '../../src/wfe/jws.ts';
 import { typeOf } from './support.ts';
 
 describe('JWS (RFC 8555 §6.2, RFC 7515)', () => {
-  it('verifies signatures of every accepted algorithm and rejects tampering', () => {
+  it('verifies signatures of every accepted algorithm and rejects tampering', async () => {
     for (const spec of ['ec:P-256', 'ec:P-384', 'ec:P-521', 'rsa:2048', 'ed25519', 'ed448'] as const) {
       const signer = new JwsSigner(generateKey(spec));
       const jws = parseFlattenedJws(
@@ -20,6 +25,12 @@ describe('JWS (RFC 8555 §6.2, RFC 7515)', () => {
         payload: b64u('{"a":2}'),
       });
       assert.ok(!verifyJwsSignature(tampered, key), `${spec} tampered`);
+      // The thread-pool variant (used while other requests are in flight) gives the same answers.
+      assert.equal(await verifyJwsSignatureInPool(jws, key), true, `${spec} in the pool`);
+      assert.equal(await verifyJwsSignatureInPool(tampered, key), false, `${spec} tampered, in the pool`);
+      const truncated = { ...jws, signature: jws.signature.subarray(1) };
+      assert.equal(verifyJwsSignature(truncated, key), false, `${spec} truncated`);
+      assert.equal(await verifyJwsSignatureInPool(truncated, key), false, `${spec} truncated, in the pool`);
     }
   });
 
