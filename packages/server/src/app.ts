@@ -16,7 +16,7 @@ import { type Clock, systemClock } from './clock.ts';
 import { type Config, ConfigError, type ConfigInput, parseConfig } from './config.ts';
 import { auditEvent } from './core/audit.ts';
 import { registerHealth } from './health.ts';
-import { loggerOptions, requestIdGenerator } from './logging.ts';
+import { lazyChildLoggerFactory, loggerOptions, requestIdGenerator } from './logging.ts';
 import { AkamuMetrics } from './metrics.ts';
 import { HmacNonceService } from './nonce/nonce-service.ts';
 import { CaaChecker } from './ra/caa.ts';
@@ -209,6 +209,7 @@ export async function createServer(
     // Structured JSON logs with request ids and secrets redacted (logging.ts).
     logger: loggerOptions(config.server.log_level, deps.logger),
     genReqId: requestIdGenerator(config.server.trusted_proxies),
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: config.server.body_limit,
     trustProxy: config.server.behind_proxy ? config.server.trusted_proxies : false,
     return503OnClosing: true,
