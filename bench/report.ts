@@ -4,6 +4,9 @@ export type RunStatus = 'ok' | 'stalled' | 'failed' | 'error' | 'skipped';
 
 export interface RunRecord {
   server: string;
+  /** 1-based round (BENCH_ROUNDS); in a summary, the rounds it summarizes. */
+  round?: number;
+  rounds?: { ok: number; total: number };
   concurrency: number;
   planned: number;
   completed: number;
@@ -32,6 +35,8 @@ export interface RunRecord {
 export interface RatioRecord {
   peer: string;
   concurrency: number;
+  /** With several rounds: the median ratio, and each round's throughput ratio (null: no ratio that round). */
+  perRound?: (number | null)[];
   /** akamu issuances/s ÷ peer issuances/s (>1: akamu is faster). */
   throughputRatio: number | null;
   /** akamu server CPU per issuance ÷ peer's (<1: akamu uses less CPU). */
@@ -60,6 +65,87 @@ export function computeRatios(records: RunRecord[], ours = 'akamu'): RatioRecord
         ...(problems.length > 0 ? { note: problems.join(', ') } : {}),
       });
     }
+  }
+  return out;
+}
+
+/** The median of the numbers that are not null; null when there are none. */
+export function median(values: (number | null | undefined)[]): number | null {
+  const v = values
+    .filter((x): x is number => typeof x === 'number' && Number.isFinite(x))
+    .sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/**
+ * One record per server and concurrency over several rounds: medians of the rounds that completed (status
+ * ok when at least one did), the flows of every round summed, and how many rounds completed.
+ */
+export function summarizeRounds(records: RunRecord[]): RunRecord[] {
+  const keys: string[] = [];
+  const groups = new Map<string, RunRecord[]>();
+  for (const r of records) {
+    const key = `${r.server}\u0000${r.concurrency}`;
+    if (!groups.has(key)) {
+      keys.push(key);
+      groups.set(key, []);
+    }
+    groups.get(key)!.push(r);
+  }
+  return keys.map((key) => {
+    const all = groups.get(key)!;
+    const ok = all.filter((r) => r.status === 'ok');
+    const m = (pick: (r: RunRecord) => number | null) => median(ok.map(pick));
+    const first = ok[0] ?? all.find((r) => r.status !== 'skipped') ?? all[0]!;
+    const sum = (pick: (r: RunRecord) => number) => all.reduce((n, r) => n + pick(r), 0);
+    const notOk = all.filter((r) => r.status !== 'ok');
+    return {
+      ...first,
+      round: undefined,
+      rounds: { ok: ok.length, total: all.length },
+      planned: sum((r) => r.planned),
+      completed: sum((r) => r.completed),
+      failed: sum((r) => r.failed),
+      status: ok.length > 0 ? 'ok' : first.status,
+      ...(notOk.length > 0
+        ? { note: notOk.map((r) => `round ${r.round}: ${runSummary(r)}`).join('; ') }
+        : { note: undefined }),
+      elapsedMs: sum((r) => r.elapsedMs),
+      issuancesPerSecond: m((r) => r.issuancesPerSecond),
+      p50Ms: m((r) => r.p50Ms),
+      p99Ms: m((r) => r.p99Ms),
+      serverCpuMs: m((r) => r.serverCpuMs),
+      serverCpuMsPerIssuance: m((r) => r.serverCpuMsPerIssuance),
+      benchCpuMsPerIssuance: m((r) => r.benchCpuMsPerIssuance),
+      requestsPerIssuance: m((r) => r.requestsPerIssuance),
+      connections: Math.round(median(ok.map((r) => r.connections)) ?? first.connections),
+      badNonceRetries: sum((r) => r.badNonceRetries),
+      errors: all.flatMap((r) => r.errors),
+    };
+  });
+}
+
+/** Ratios within each round (same conditions), then their medians per peer and concurrency. */
+export function computeRoundRatios(records: RunRecord[], rounds: number): RatioRecord[] {
+  const perRound = Array.from({ length: rounds }, (_, i) =>
+    computeRatios(records.filter((r) => r.round === i + 1)),
+  );
+  const out: RatioRecord[] = [];
+  for (const first of perRound[0] ?? []) {
+    const same = perRound.map((list) =>
+      list.find((x) => x.peer === first.peer && x.concurrency === first.concurrency),
+    );
+    const notes = same.flatMap((x, i) => (x?.note ? [`round ${i + 1}: ${x.note}`] : []));
+    out.push({
+      peer: first.peer,
+      concurrency: first.concurrency,
+      throughputRatio: median(same.map((x) => x?.throughputRatio)),
+      cpuPerIssuanceRatio: median(same.map((x) => x?.cpuPerIssuanceRatio)),
+      perRound: same.map((x) => x?.throughputRatio ?? null),
+      ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
+    });
   }
   return out;
 }
@@ -108,6 +194,8 @@ export function formatResults(records: RunRecord[]): string {
     'req/iss',
     'conns',
   ];
+  const withRounds = records.some((r) => r.rounds);
+  if (withRounds) header.push('rounds ok');
   const rows: string[][] = [];
   const notes: string[] = [];
   for (const r of records) {
@@ -122,10 +210,21 @@ export function formatResults(records: RunRecord[]): string {
         fixed(r.benchCpuMsPerIssuance, 2),
         fixed(r.requestsPerIssuance, 1),
         String(r.connections),
+        ...(withRounds ? [`${r.rounds?.ok ?? 0}/${r.rounds?.total ?? 0}`] : []),
       ]);
       if (r.failed > 0) notes.push(`${r.server} c=${r.concurrency}: ${r.failed} flows failed`);
     } else {
-      rows.push([...base, r.status.toUpperCase(), '-', '-', '-', '-', '-', '-']);
+      rows.push([
+        ...base,
+        r.status.toUpperCase(),
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        ...(withRounds ? [`${r.rounds?.ok ?? 0}/${r.rounds?.total ?? 0}`] : []),
+      ]);
       notes.push(`${r.server} c=${r.concurrency}: ${runSummary(r)}`);
     }
     for (const e of r.errors) notes.push(`  ${r.server} c=${r.concurrency}: ${e.count}× ${e.message}`);
@@ -135,15 +234,24 @@ export function formatResults(records: RunRecord[]): string {
 
 export function formatRatios(ratios: RatioRecord[]): string {
   if (ratios.length === 0) return '(no peer to compare with)';
+  const withRounds = ratios.some((r) => r.perRound);
   return table(
-    ['akamu vs', 'conc', 'throughput ×', 'CPU/iss ×', 'note'],
+    [
+      'akamu vs',
+      'conc',
+      withRounds ? 'throughput × (median)' : 'throughput ×',
+      'CPU/iss ×',
+      ...(withRounds ? ['throughput × by round'] : []),
+      'note',
+    ],
     ratios.map((r) => [
       r.peer,
       String(r.concurrency),
       fixed(r.throughputRatio, 2),
       fixed(r.cpuPerIssuanceRatio, 2),
+      ...(withRounds ? [(r.perRound ?? []).map((x) => fixed(x, 2)).join(' ')] : []),
       r.note ?? '',
     ]),
-    [0, 4],
+    withRounds ? [0, 4, 5] : [0, 4],
   );
 }

@@ -10,7 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { Http01Solver } from '@akamu/client';
 import { clockTicksPerSecond } from './cpu.ts';
 import { errorRecord, measure, record } from './measure.ts';
-import { computeRatios, formatRatios, formatResults, type RunRecord, runSummary } from './report.ts';
+import {
+  computeRatios,
+  computeRoundRatios,
+  formatRatios,
+  formatResults,
+  type RunRecord,
+  runSummary,
+  summarizeRounds,
+} from './report.ts';
 import {
   benchRevocation,
   formatRevocation,
@@ -127,12 +135,19 @@ async function main(): Promise<void> {
   const records: RunRecord[] = [];
   let revocation: RevocationBenchResult | undefined;
   try {
-    for (const target of targets) records.push(...(await benchTarget(target, workRoot)));
+    for (let round = 1; round <= settings.rounds; round++) {
+      if (settings.rounds > 1) log(`round ${round} of ${settings.rounds}`);
+      for (const target of targets) {
+        for (const r of await benchTarget(target, workRoot)) records.push({ ...r, round });
+      }
+    }
     if (revocationBenchEnabled()) revocation = await benchRevocation(workRoot, log);
   } finally {
     cleanUp();
   }
-  const ratios = computeRatios(records);
+  const several = settings.rounds > 1;
+  const shown = several ? summarizeRounds(records) : records;
+  const ratios = several ? computeRoundRatios(records, settings.rounds) : computeRatios(records);
   const environment = {
     node: process.version,
     cpus: cpus().length,
@@ -146,6 +161,7 @@ async function main(): Promise<void> {
     environment,
     settings: { ...settings, identifier: settings.identifier.name },
     results: records,
+    ...(several ? { summary: shown } : {}),
     ratios,
     revocation,
   };
@@ -161,9 +177,14 @@ async function main(): Promise<void> {
       .map(([k, v]) => `${k} ${v ?? '(not installed)'}`)
       .join(', ')}`,
     '',
-    formatResults(records),
+    ...(several
+      ? [`${settings.rounds} rounds; each figure is the median of the rounds that completed`, '']
+      : []),
+    formatResults(shown),
     '',
-    'akamu ÷ peer (throughput > 1: akamu faster; CPU/iss < 1: akamu cheaper)',
+    several
+      ? 'akamu ÷ peer, within each round, then the median (throughput > 1: akamu faster; CPU/iss < 1: akamu cheaper)'
+      : 'akamu ÷ peer (throughput > 1: akamu faster; CPU/iss < 1: akamu cheaper)',
     formatRatios(ratios),
     '',
     ...(revocation ? [formatRevocation(revocation), ''] : []),

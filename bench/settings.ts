@@ -16,6 +16,8 @@ export const settings = {
     { concurrency: 8, flows: intEnv('BENCH_N8', 300) },
     { concurrency: 32, flows: intEnv('BENCH_N32', 600) },
   ].filter((r) => r.flows > 0),
+  /** Every server runs every concurrency once per round; rounds take turns, so drift hits all alike. */
+  rounds: Math.max(1, intEnv('BENCH_ROUNDS', 1)),
   warmupFlows: intEnv('BENCH_WARMUP', 20),
   warmupConcurrency: 4,
   stallMs: intEnv('BENCH_STALL_MS', 15_000),
