@@ -5,7 +5,7 @@ import { Kysely, MysqlDialect, PostgresDialect } from 'kysely';
 import { createPool } from 'mysql2';
 import pg from 'pg';
 import type { SqlDialectName } from './dialect.ts';
-import { startCheckpointer } from './sqlite-checkpointer.ts';
+import { CHECKPOINT_SAFETY_NET_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 import { NodeSqliteDialect } from './sqlite-dialect.ts';
 import type { Database } from './tables.ts';
 
@@ -54,7 +54,7 @@ export function connect(
     if (file === ':memory:')
       return { db: new Kysely<Database>({ dialect: new NodeSqliteDialect(raw) }), dialect };
     // Checkpoints run in a worker thread, not inside this connection's commits (sqlite-checkpointer.ts).
-    raw.exec('PRAGMA wal_autocheckpoint = 0');
+    raw.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES}`);
     const checkpointer = startCheckpointer(file, {
       onFailure: (error) => {
         process.emitWarning(
