@@ -30,11 +30,12 @@ export const CHECKPOINT_RESTART_FRAMES = 4096;
  */
 export const CHECKPOINT_SAFETY_NET_PAGES = 32_768;
 
-// Plain JavaScript run with `eval: true`, so the same code works from the .ts sources and the built .js.
+// Plain JavaScript run with `eval: true`, so the same code works from the .ts sources and the built .js;
+// process.getBuiltinModule, not require, so it runs whether the eval is taken as CommonJS or as a module.
 const WORKER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
-const { DatabaseSync } = require('node:sqlite');
-const { statSync } = require('node:fs');
+const { workerData, parentPort } = process.getBuiltinModule('node:worker_threads');
+const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
+const { statSync } = process.getBuiltinModule('node:fs');
 const db = new DatabaseSync(workerData.file);
 db.exec('PRAGMA busy_timeout = 5000');
 const passive = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
@@ -93,7 +94,6 @@ export function startCheckpointer(file: string, opts: CheckpointerOptions): Chec
       restartFrames: opts.restartFrames ?? CHECKPOINT_RESTART_FRAMES,
     },
   });
-  worker.unref();
   let closing = false;
   let failed = false;
   const fail = (error: Error) => {
@@ -102,7 +102,13 @@ export function startCheckpointer(file: string, opts: CheckpointerOptions): Chec
     opts.onFailure(error);
   };
   worker.on('error', fail);
-  worker.on('message', (message: { log: number; checkpointed: number }) => opts.onCheckpoint?.(message));
+  if (opts.onCheckpoint) {
+    const report = opts.onCheckpoint;
+    worker.on('message', (message: { log: number; checkpointed: number }) => report(message));
+  }
+  // After the listeners: a 'message' listener refs the worker's port again, and a server that is never
+  // closed (a CLI command that fails after opening the database) must still let its process exit.
+  worker.unref();
   const exited = new Promise<void>((resolve) =>
     worker.once('exit', (code) => {
       fail(new Error(`the SQLite checkpoint worker exited with code ${code}`));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -103,6 +104,26 @@ describe('SQLite WAL checkpoints in a worker thread', () => {
       largestWal < written / 4,
       `the WAL stayed bounded: at most ${largestWal} bytes for ${written} written`,
     );
+  });
+
+  it('never keeps a process alive: one that opens the database and never closes it still exits', () => {
+    // A CLI command that fails after the server opened its database must not hang (it did once).
+    const connectModule = new URL('../../src/sa/connect.ts', import.meta.url).href;
+    const script = path.join(dir, 'left-open.mjs');
+    writeFileSync(
+      script,
+      `import { connect } from ${JSON.stringify(connectModule)};
+      const { db } = connect(${JSON.stringify(`sqlite:${path.join(dir, 'left-open.db')}`)}, { poolSize: 1, requireTls: false, connectTimeoutMs: 1000 });
+      await db.selectNoFrom((eb) => eb.val(1).as('x')).execute();
+      // Long enough for the worker to start and report a checkpoint.
+      await new Promise((r) => setTimeout(r, 300));
+      console.log('left open');`,
+    );
+    const child = spawnSync(process.execPath, [script], { timeout: 20_000, encoding: 'utf8' });
+    assert.equal(child.signal, null, 'exited on its own, not killed by the timeout');
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'left open');
+    assert.equal(child.stderr, '', 'and the checkpoint worker ran without a warning');
   });
 
   it('reports a worker that cannot run, so the caller turns automatic checkpoints back on', async () => {
