@@ -202,6 +202,11 @@ export type CaKeyType = KeyType | CompositeKeyType;
 
 export const CA_KEY_TYPES: readonly CaKeyType[] = Object.freeze([...KEY_TYPES, ...COMPOSITE_KEY_TYPES]);
 
+/** ML-DSA or (EXPERIMENTAL) composite ML-DSA: a CA whose chain is post-quantum end to end. */
+export function isPostQuantumCaKeyType(type: CaKeyType): boolean {
+  return isCompositeKeyType(type) || (ML_DSA_KEY_TYPES as readonly string[]).includes(type);
+}
+
 /** A new CA private key: a node:crypto key, or a CompositeSigner for a composite type. */
 export function generateIssuerKey(type: CaKeyType): KeyObject | CompositeSigner {
   return isCompositeKeyType(type)

@@ -10,7 +10,13 @@
  */
 import { createHash } from 'node:crypto';
 import { newSerial } from '../ca/certificate-issuer.ts';
-import { generateIssuerKey, type IssuerKey, issuerKeyType, issuerSpki } from '../ca/key-type.ts';
+import {
+  generateIssuerKey,
+  type IssuerKey,
+  isPostQuantumCaKeyType,
+  issuerKeyType,
+  issuerSpki,
+} from '../ca/key-type.ts';
 import {
   buildOcspResponse,
   type CertStatus,
@@ -102,8 +108,9 @@ export class OcspResponder {
     // The responder key is of the CA's kind for ML-DSA and (EXPERIMENTAL) composite CAs (an all
     // post-quantum chain), EC P-256 otherwise.
     const caType = issuerKeyType(o.issuerKey);
-    const pq = caType !== undefined && /^(ml-dsa-|composite:)/.test(caType);
-    const responderKey = generateIssuerKey(pq ? caType : 'ec:P-256');
+    const responderKey = generateIssuerKey(
+      caType !== undefined && isPostQuantumCaKeyType(caType) ? caType : 'ec:P-256',
+    );
     const certDer = createResponderCertificate({
       issuerKey: o.issuerKey,
       issuerName: o.issuerName,

@@ -55,7 +55,7 @@ function run(force) {
   const result = passive.get();
   if (force || result.log >= workerData.restartFrames) restart.get();
   seen = walState();
-  parentPort.postMessage({ checkpointed: result.checkpointed, log: result.log });
+  if (workerData.report) parentPort.postMessage({ checkpointed: result.checkpointed, log: result.log });
 }
 const timer = setInterval(() => run(false), workerData.intervalMs);
 parentPort.on('message', (message) => {
@@ -92,6 +92,7 @@ export function startCheckpointer(file: string, opts: CheckpointerOptions): Chec
       file,
       intervalMs: opts.intervalMs ?? CHECKPOINT_INTERVAL_MS,
       restartFrames: opts.restartFrames ?? CHECKPOINT_RESTART_FRAMES,
+      report: opts.onCheckpoint !== undefined,
     },
   });
   let closing = false;

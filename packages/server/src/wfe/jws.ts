@@ -1,9 +1,8 @@
 import { constants, createPublicKey, type KeyObject, type VerifyKeyObjectInput, verify } from 'node:crypto';
-
-type VerifyKeyWithOptions = VerifyKeyObjectInput & { padding: number; saltLength: number };
-
 import { ecCoordinateSize, fromB64u, type Jwk, jwkThumbprint, publicJwk } from '@akamu/protocol';
 import { AcmeError, malformed } from '../errors.ts';
+
+type VerifyKeyWithOptions = VerifyKeyObjectInput & { padding: number; saltLength: number };
 
 /**
  * RFC 8555 §6.2: the accepted JWS algorithms. MAC algorithms and "none" are never accepted. ML-DSA-44/65/87
