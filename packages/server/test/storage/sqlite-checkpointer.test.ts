@@ -82,24 +82,28 @@ describe('SQLite WAL checkpoints in a worker thread', () => {
     await until('the worker to start', () => logs.length > 0);
     let written = 0;
     let largestWal = 0;
-    // Commits without a pause, as under load: PASSIVE checkpoints alone never let the WAL start over
-    // (with restartFrames out of reach, this WAL grows to everything written).
-    const end = Date.now() + 2500;
-    while (Date.now() < end) {
-      for (let i = 0; i < 50; i++) insert.run(n++ % 1500, row);
-      written += 50 * 4096;
-      largestWal = Math.max(largestWal, size(`${file}-wal`));
+    // A commit every 0.2 ms without a pause longer than that, as under load (~20 MB/s of pages, about
+    // half the server's peak under the bench): no PASSIVE checkpoint ends before the next commit, so
+    // PASSIVE checkpoints alone never let the WAL start over (with restartFrames out of reach, this WAL
+    // grows to everything written). A steady rate, not the fastest loop, keeps the bound independent of
+    // how fast this machine happens to be.
+    const start = performance.now();
+    const end = start + 2500;
+    for (let slot = 0; performance.now() < end; slot++) {
+      while (performance.now() < start + slot * 0.2) {}
+      insert.run(n++ % 1500, row);
+      written += 4096;
+      if (slot % 50 === 0) largestWal = Math.max(largestWal, size(`${file}-wal`));
     }
     await new Promise((r) => setTimeout(r, 50)); // the worker's reports
     await checkpointer.close();
     raw.close();
-    assert.ok(written > 40 * MB, `wrote ${written} bytes of pages`);
+    assert.ok(written > 20 * MB, `wrote ${written} bytes of pages`);
     assert.ok(
       logs.some((log) => log >= 256),
       'the WAL reached the RESTART threshold between checkpoints',
     );
-    // Without the RESTART the WAL holds everything written; with it, a fraction (the fastest disk-bound
-    // writer there is: ~100 MB/s of pages, about twice the server's peak under the bench).
+    // Without the RESTART the WAL holds everything written; with it, what a few checkpoint intervals add.
     assert.ok(
       largestWal < written / 4,
       `the WAL stayed bounded: at most ${largestWal} bytes for ${written} written`,
