@@ -1,6 +1,7 @@
 /**
  * Runs `count` flows with at most `concurrency` in flight and measures them: completions per second,
  * latency percentiles, failures, and stalls (no flow completed for `stallMs`), after which the run stops.
+ * With `durationMs`, no flow starts once that much time has passed (a time-boxed warm-up).
  */
 import { performance } from 'node:perf_hooks';
 
@@ -17,6 +18,8 @@ export interface LoadOptions {
   onStall?: () => Promise<void> | void;
   /** Stop once this many flows have failed (a broken server, not a slow one). */
   maxFailures?: number;
+  /** Start no new flow after this many milliseconds (the flows in flight finish); `count` stays the cap. */
+  durationMs?: number;
 }
 
 export interface LoadResult {
@@ -82,8 +85,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     stallHandled = Promise.resolve(opts.onStall?.()).catch(() => undefined);
   }, 250);
 
+  const deadline = opts.durationMs === undefined ? Number.POSITIVE_INFINITY : start + opts.durationMs;
   const worker = async () => {
-    while (!stop.signal.aborted && next < count) {
+    while (!stop.signal.aborted && next < count && performance.now() < deadline) {
       const index = next++;
       const t0 = performance.now();
       const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(flowTimeoutMs)]);

@@ -20,12 +20,16 @@ export interface Measured {
   badNonceRetries: number;
 }
 
-/** One measured (or warm-up) run against a started server. Kills the server if the run stalls. */
+/**
+ * One measured (or warm-up) run against a started server. Kills the server if the run stalls. `durationMs`
+ * time-boxes the run (no flow starts after it; `count` flows are prepared and remain the cap).
+ */
 export async function measure(
   server: RunningTarget,
   solver: Http01Solver,
   count: number,
   concurrency: number,
+  durationMs?: number,
 ): Promise<Measured> {
   const transport = new HttpTransport({ caBundle: server.caBundle, timeoutMs: settings.flowTimeoutMs });
   try {
@@ -48,6 +52,7 @@ export async function measure(
     const load = await runLoad({
       count,
       concurrency,
+      durationMs,
       stallMs: settings.stallMs,
       flowTimeoutMs: settings.flowTimeoutMs,
       flow: (i, signal) =>

@@ -81,11 +81,17 @@ async function benchTarget(target: TargetDefinition, workRoot: string): Promise<
       try {
         if (starts > warmedUp) {
           warmedUp = starts;
-          if (settings.warmupFlows > 0) {
-            const warm = await measure(server, solver, settings.warmupFlows, settings.warmupConcurrency);
+          if (settings.warmupFlows > 0 && settings.warmupSeconds > 0) {
+            const warm = await measure(
+              server,
+              solver,
+              settings.warmupFlows,
+              settings.warmupConcurrency,
+              settings.warmupSeconds * 1000,
+            );
             const w = warm.load;
             log(
-              `${target.name}: warm-up ${w.completed}/${w.count} done, ${w.failed} failed${w.stalled ? ', STALLED' : ''}`,
+              `${target.name}: warm-up ${w.completed} flows in ${(w.elapsedMs / 1000).toFixed(1)} s, ${w.failed} failed${w.stalled ? ', STALLED' : ''}`,
             );
             if (w.stalled || w.aborted) {
               const r = record(target.name, run.concurrency, warm);

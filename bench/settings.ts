@@ -18,7 +18,13 @@ export const settings = {
   ].filter((r) => r.flows > 0),
   /** Every server runs every concurrency once per round; rounds take turns, so drift hits all alike. */
   rounds: Math.max(1, intEnv('BENCH_ROUNDS', 1)),
-  warmupFlows: intEnv('BENCH_WARMUP', 20),
+  /**
+   * After each server start, flows at concurrency 4 for `warmupSeconds` (at most `warmupFlows`), so every
+   * server is measured in its steady state: akamu's V8 keeps optimizing for about a thousand flows, and the
+   * bench's own client is JavaScript too (docs/benchmarks.md, "Warm-up").
+   */
+  warmupSeconds: intEnv('BENCH_WARMUP_SECONDS', 10),
+  warmupFlows: intEnv('BENCH_WARMUP', 3000),
   warmupConcurrency: 4,
   stallMs: intEnv('BENCH_STALL_MS', 15_000),
   flowTimeoutMs: intEnv('BENCH_FLOW_TIMEOUT_MS', 30_000),
