@@ -1,4 +1,4 @@
-import { createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { issuerKeyType } from './ca/key-type.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type Config, ConfigError, type ConfigInput, parseConfig } from './config.ts';
 import { auditEvent } from './core/audit.ts';
+import { importSpki } from './core/public-key.ts';
 import { registerHealth } from './health.ts';
 import { lazyChildLoggerFactory, loggerOptions, requestIdGenerator } from './logging.ts';
 import { AkamuMetrics } from './metrics.ts';
@@ -312,7 +313,7 @@ export async function createServer(
       issue: (req, order): Buffer => {
         const der = issuer.issue({
           ...req,
-          ...ra.leafFieldsFor(order, createPublicKey({ key: req.spki, format: 'der', type: 'spki' })),
+          ...ra.leafFieldsFor(order, importSpki(req.spki)),
         });
         metrics?.certificateIssued();
         return der;

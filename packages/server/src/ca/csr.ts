@@ -5,7 +5,7 @@
  * Any malformed input becomes a CsrError (ACME `badCSR`, RFC 8555 §7.4); nothing else
  * escapes parseCsr().
  */
-import { constants, createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { constants, type KeyObject, verify } from 'node:crypto';
 import {
   contentOf,
   decodeOid,
@@ -20,6 +20,7 @@ import {
   TAG,
   type Tlv,
 } from '@akamu/protocol';
+import { importSpki } from '../core/public-key.ts';
 
 export class CsrError extends Error {
   override name = 'CsrError';
@@ -187,7 +188,7 @@ function parse(buf: Buffer): ParsedCsr {
   const spki = Buffer.from(rawOf(buf, spkiTlv));
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    publicKey = importSpki(spki);
   } catch (err) {
     throw new CsrError(`unsupported or malformed public key: ${(err as Error).message}`, { cause: err });
   }

@@ -3,6 +3,7 @@
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { NULL, oid, sequence } from '@akamu/protocol';
+import { importSpki } from '../core/public-key.ts';
 import {
   COMPOSITE_KEY_TYPES,
   type CompositeKeyType,
@@ -223,7 +224,7 @@ export function issuerKeyType(key: IssuerKey): CaKeyType | undefined {
 export function issuerKeyMatches(key: IssuerKey, spki: Buffer): boolean {
   if (isExternalSigner(key)) return key.spki.equals(spki);
   try {
-    return createPublicKey(key).equals(createPublicKey({ key: spki, format: 'der', type: 'spki' }));
+    return createPublicKey(key).equals(importSpki(spki));
   } catch {
     return false;
   }

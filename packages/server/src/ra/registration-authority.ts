@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { type KeyObject, X509Certificate } from 'node:crypto';
 import type { Identifier, Jwk, ProblemJson } from '@akamu/protocol';
 import { derToPem, keyAuthorization } from '@akamu/protocol';
 import type { CertificateIssuer, LeafRequest } from '../ca/certificate-issuer.ts';
@@ -13,6 +13,7 @@ import { newId, newToken } from '../core/ids.ts';
 import { checkCsrKeyIsNotOnionKey } from '../core/onion.ts';
 import { authorizationStatus, orderStatus } from '../core/order-status.ts';
 import { keyTypeRefusal, keyUsageBitsFor } from '../core/profile-rules.ts';
+import { importPublicJwk } from '../core/public-key.ts';
 import { parseRevocationReason } from '../core/revocation.ts';
 import { parseTimestamp } from '../core/timestamp.ts';
 import { checkTnAuthListCsr, IDENTIFIER_TYPE_TNAUTHLIST, tnAuthListExtensions } from '../core/tnauthlist.ts';
@@ -195,7 +196,7 @@ export class RegistrationAuthority {
       throw malformed('the inner JWS must name "oldKey"');
     let old: KeyObject;
     try {
-      old = createPublicKey({ key: p.oldKey as import('node:crypto').JsonWebKey, format: 'jwk' });
+      old = importPublicJwk(p.oldKey as import('node:crypto').JsonWebKey);
     } catch {
       throw malformed('"oldKey" is not a JSON Web Key');
     }

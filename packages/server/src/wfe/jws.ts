@@ -1,5 +1,6 @@
-import { constants, createPublicKey, type KeyObject, type VerifyKeyObjectInput, verify } from 'node:crypto';
+import { constants, type KeyObject, type VerifyKeyObjectInput, verify } from 'node:crypto';
 import { ecCoordinateSize, fromB64u, type Jwk, jwkThumbprint, publicJwk } from '@akamu/protocol';
+import { importPublicJwk } from '../core/public-key.ts';
 import { AcmeError, malformed } from '../errors.ts';
 
 type VerifyKeyWithOptions = VerifyKeyObjectInput & { padding: number; saltLength: number };
@@ -129,7 +130,7 @@ export function importJwk(raw: Jwk, alg: JwsAlgorithm): PublicJwk {
   try {
     jwk = publicJwk(raw);
     thumbprint = jwkThumbprint(jwk);
-    key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+    key = importPublicJwk(jwk as import('node:crypto').JsonWebKey);
   } catch (e) {
     throw new AcmeError('badPublicKey', `the JWK is not a usable public key: ${(e as Error).message}`);
   }
