@@ -57,3 +57,17 @@ export const CERT_COLUMNS = [
   'revocation_reason',
   'created_at',
 ] as const;
+
+type AuthzColumn = (typeof AUTHZ_COLUMNS)[number];
+type ChallengeColumn = Exclude<(typeof CHALLENGE_COLUMNS)[number], 'authorization_id'>;
+
+/**
+ * An authorization joined with its challenges in one read (one round trip to the database, one consistent
+ * view): the authorization's columns under their own names, each challenge's as `c_<column>`.
+ */
+export const AUTHZ_JOINED_COLUMNS = [
+  ...AUTHZ_COLUMNS.map((c) => `a.${c}` as `a.${AuthzColumn}`),
+  ...CHALLENGE_COLUMNS.filter((c): c is ChallengeColumn => c !== 'authorization_id').map(
+    (c) => `c.${c} as c_${c}` as { [K in ChallengeColumn]: `c.${K} as c_${K}` }[ChallengeColumn],
+  ),
+];

@@ -190,9 +190,13 @@ function delegationRowToDelegation(r: DelegationsTable): Delegation {
   };
 }
 
+/** Order extensions remembered per node (see getOrderExtension). */
+const EXTENSION_CACHE_SIZE = 10_000;
+
 export class SqlRenewalStorage implements RenewalStorage {
   readonly #db: Kysely<Database & RenewalTables>;
   readonly #publishAudit: AuditPublisher | undefined;
+  readonly #extensions = new Map<string, OrderExtension | null>();
 
   constructor(db: Kysely<Database>, opts: { publishAudit?: AuditPublisher } = {}) {
     this.#db = db.withTables<RenewalTables>();
@@ -213,22 +217,35 @@ export class SqlRenewalStorage implements RenewalStorage {
       .execute();
   }
 
+  /**
+   * Read several times per issuance (finalize, every order object), and never changed: the row is written
+   * before its order exists (RenewalAuthority.recordOrder) and never updated, so once a caller holds an
+   * order, whether it has an extension and what it says are final, on every node. So both answers are
+   * remembered here (the oldest forgotten first beyond EXTENSION_CACHE_SIZE orders).
+   */
   async getOrderExtension(orderId: string): Promise<OrderExtension | undefined> {
+    const cached = this.#extensions.get(orderId);
+    if (cached !== undefined) return cached ?? undefined;
     const r = await this.#db
       .selectFrom('order_extensions')
       .selectAll()
       .where('order_id', '=', orderId)
       .executeTakeFirst();
-    return (
-      r && {
-        orderId: r.order_id,
-        replacesCertificateId: r.replaces_certificate_id,
-        replacesCertId: r.replaces_cert_id,
-        delegationId: r.delegation_id,
-        autoRenewal: r.auto_renewal,
-        createdAt: num(r.created_at),
-      }
-    );
+    const ext: OrderExtension | null = r
+      ? Object.freeze({
+          orderId: r.order_id,
+          replacesCertificateId: r.replaces_certificate_id,
+          replacesCertId: r.replaces_cert_id,
+          delegationId: r.delegation_id,
+          autoRenewal: r.auto_renewal,
+          createdAt: num(r.created_at),
+        })
+      : null;
+    if (this.#extensions.size >= EXTENSION_CACHE_SIZE) {
+      this.#extensions.delete(this.#extensions.keys().next().value!);
+    }
+    this.#extensions.set(orderId, ext);
+    return ext ?? undefined;
   }
 
   async listReplacingOrderIds(certificateId: string): Promise<string[]> {

@@ -3,7 +3,14 @@ import { type Kysely, sql, type Transaction } from 'kysely';
 import type { AuditEvent } from '../core/audit.ts';
 import type { Account, Authorization, Certificate, Challenge, Order } from '../core/types.ts';
 import { type AuditPublisher, auditedTransaction } from './audit-storage.ts';
-import { ACCOUNT_COLUMNS, AUTHZ_COLUMNS, CERT_COLUMNS, CHALLENGE_COLUMNS, ORDER_COLUMNS } from './columns.ts';
+import {
+  ACCOUNT_COLUMNS,
+  AUTHZ_COLUMNS,
+  AUTHZ_JOINED_COLUMNS,
+  CERT_COLUMNS,
+  CHALLENGE_COLUMNS,
+  ORDER_COLUMNS,
+} from './columns.ts';
 import {
   accountRowToAccount,
   accountToRow,
@@ -70,18 +77,23 @@ export class SqlStorageAuthority implements StorageAuthority {
       orderById: new PreparedQuery((p) =>
         db.selectFrom('orders').select(ORDER_COLUMNS).where('id', '=', p('id')),
       ),
-      authzById: new PreparedQuery((p) =>
-        db.selectFrom('authorizations').select(AUTHZ_COLUMNS).where('id', '=', p('id')),
-      ),
-      challengesByAuthz: new PreparedQuery((p) =>
+      authzJoinedById: new PreparedQuery((p) =>
         db
-          .selectFrom('challenges')
-          .select(CHALLENGE_COLUMNS)
-          .where('authorization_id', '=', p('id'))
-          .orderBy('type'),
+          .selectFrom('authorizations as a')
+          .leftJoin('challenges as c', 'c.authorization_id', 'a.id')
+          .select(AUTHZ_JOINED_COLUMNS)
+          .where('a.id', '=', p('id'))
+          .orderBy('c.type'),
       ),
-      challengeById: new PreparedQuery((p) =>
-        db.selectFrom('challenges').select(CHALLENGE_COLUMNS).where('id', '=', p('id')),
+      authzJoinedByChallenge: new PreparedQuery((p) =>
+        db
+          .selectFrom('authorizations as a')
+          .leftJoin('challenges as c', 'c.authorization_id', 'a.id')
+          .select(AUTHZ_JOINED_COLUMNS)
+          .where('a.id', '=', (eb) =>
+            eb.selectFrom('challenges').select('authorization_id').where('id', '=', p('id')),
+          )
+          .orderBy('c.type'),
       ),
       startChallenge: new PreparedQuery((p) =>
         db
@@ -429,13 +441,7 @@ export class SqlStorageAuthority implements StorageAuthority {
   }
 
   async getAuthorization(id: string): Promise<Authorization | undefined> {
-    const row = await this.#q.authzById.first(this.#db, { id });
-    if (!row) return undefined;
-    const challenges = await this.#q.challengesByAuthz.execute(this.#db, { id });
-    return authorizationRowToAuthorization(
-      row as AuthorizationsTable,
-      (challenges.rows as ChallengesTable[]).map(challengeRowToChallenge),
-    );
+    return joinedAuthorization((await this.#q.authzJoinedById.execute(this.#db, { id })).rows);
   }
 
   async deactivateAuthorization(id: string, audit?: AuditEvent): Promise<boolean> {
@@ -455,12 +461,11 @@ export class SqlStorageAuthority implements StorageAuthority {
   async getChallenge(
     id: string,
   ): Promise<{ challenge: Challenge; authorization: Authorization } | undefined> {
-    const row = await this.#q.challengeById.first(this.#db, { id });
-    if (!row) return undefined;
-    const authorization = await this.getAuthorization(row.authorization_id);
-    if (!authorization) return undefined;
-    const challenge = authorization.challenges.find((c) => c.id === id)!;
-    return { challenge, authorization };
+    const authorization = joinedAuthorization(
+      (await this.#q.authzJoinedByChallenge.execute(this.#db, { id })).rows,
+    );
+    const challenge = authorization?.challenges.find((c) => c.id === id);
+    return challenge && authorization && { challenge, authorization };
   }
 
   async startChallenge(challengeId: string, now: number): Promise<boolean> {
@@ -694,4 +699,35 @@ function parseCursor(cursor: string | undefined): { createdAt: number; id: strin
   const createdAt = Number(cursor.slice(0, dot));
   if (dot < 1 || !Number.isSafeInteger(createdAt)) return undefined;
   return { createdAt, id: cursor.slice(dot + 1) };
+}
+
+type JoinedAuthzRow = AuthorizationsTable & {
+  c_id: string | null;
+  c_type: string | null;
+  c_token: string | null;
+  c_status: string | null;
+  c_validated_at: number | null;
+  c_error: string | null;
+};
+
+/** The authorization of AUTHZ_JOINED_COLUMNS rows (one per challenge, or one with null c_* when none). */
+function joinedAuthorization(rows: JoinedAuthzRow[]): Authorization | undefined {
+  const first = rows[0];
+  if (!first) return undefined;
+  const challenges: Challenge[] = [];
+  for (const r of rows) {
+    if (r.c_id === null) continue;
+    challenges.push(
+      challengeRowToChallenge({
+        id: r.c_id,
+        authorization_id: first.id,
+        type: r.c_type!,
+        token: r.c_token!,
+        status: r.c_status!,
+        validated_at: r.c_validated_at,
+        error: r.c_error,
+      }),
+    );
+  }
+  return authorizationRowToAuthorization(first, challenges);
 }

@@ -190,6 +190,43 @@ for (const backend of BACKENDS) {
       assert.equal(await sa.deactivateAuthorization(authz.id), false);
     });
 
+    it('authorizations read with their challenges in one query: every challenge, in type order', {
+      skip,
+    }, async () => {
+      const a = account();
+      await sa.createAccount(a);
+      const authz = authorization(a.id, 'three.example.com');
+      const challenge = (type: string) => ({
+        ...authz.challenges[0]!,
+        id: id('ch'),
+        type,
+        token: id('tok'),
+      });
+      // Inserted out of order; one invalid with its error, one valid with its time.
+      authz.challenges = [
+        {
+          ...challenge('tls-alpn-01'),
+          status: 'invalid',
+          error: { type: 'urn:x', detail: 'no', status: 400 },
+        },
+        challenge('http-01'),
+        { ...challenge('dns-01'), status: 'valid', validatedAt: now - 5 },
+      ];
+      const bare = authorization(a.id, 'bare.example.com', { challenges: [] });
+      await sa.createAuthorizations([authz, bare]);
+      const sorted = [...authz.challenges].sort((x, y) => x.type.localeCompare(y.type));
+      assert.deepEqual(await sa.getAuthorization(authz.id), { ...authz, challenges: sorted });
+      for (const c of authz.challenges) {
+        assert.deepEqual(await sa.getChallenge(c.id), {
+          challenge: c,
+          authorization: { ...authz, challenges: sorted },
+        });
+      }
+      assert.deepEqual(await sa.getAuthorization(bare.id), bare);
+      assert.equal(await sa.getAuthorization(id('az')), undefined);
+      assert.equal(await sa.getChallenge(id('ch')), undefined);
+    });
+
     it('finalize: begins exactly once; the certificate and the valid order land together', {
       skip,
     }, async () => {
