@@ -97,28 +97,64 @@ export function lazyChildLoggerFactory(
   if ((options && Object.keys(options).length > 0) || typeof logger.isLevelEnabled !== 'function') {
     return logger.child(bindings, options);
   }
-  let child: PinoLike | undefined;
-  const real = () => {
-    child ??= logger.child(bindings, options);
-    return child;
-  };
-  const lazy: PinoLike = {
-    get level() {
-      return child?.level ?? logger.level;
-    },
-    set level(value: string) {
-      real().level = value;
-    },
-    isLevelEnabled: (level: string) => (child ?? logger).isLevelEnabled(level),
-    child: (more: Record<string, unknown>, opts?: Record<string, unknown>) => real().child(more, opts),
-    bindings: () => (real().bindings as () => Record<string, unknown>)(),
-    silent: () => {},
-  };
-  for (const method of LOG_METHODS) {
-    lazy[method] = (...args: unknown[]) => {
-      if (!child && !logger.isLevelEnabled(method)) return;
-      (real()[method] as (...a: unknown[]) => void)(...args);
-    };
+  return new LazyChildLogger(logger, bindings, options) as unknown as PinoLike;
+}
+
+/** The request logger of lazyChildLoggerFactory: one small object per request, its methods shared. */
+class LazyChildLogger {
+  readonly #parent: PinoLike;
+  readonly #bindings: Record<string, unknown>;
+  readonly #options: Record<string, unknown>;
+  #child: PinoLike | undefined;
+
+  constructor(parent: PinoLike, bindings: Record<string, unknown>, options: Record<string, unknown>) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+    this.#options = options;
   }
-  return lazy;
+
+  #real(): PinoLike {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options);
+    return this.#child;
+  }
+
+  #log(method: (typeof LOG_METHODS)[number], args: unknown[]): void {
+    if (!this.#child && !this.#parent.isLevelEnabled(method)) return;
+    (this.#real()[method] as (...a: unknown[]) => void)(...args);
+  }
+
+  get level(): string {
+    return this.#child?.level ?? this.#parent.level;
+  }
+  set level(value: string) {
+    this.#real().level = value;
+  }
+  isLevelEnabled(level: string): boolean {
+    return (this.#child ?? this.#parent).isLevelEnabled(level);
+  }
+  child(more: Record<string, unknown>, opts?: Record<string, unknown>): PinoLike {
+    return this.#real().child(more, opts);
+  }
+  bindings(): Record<string, unknown> {
+    return (this.#real().bindings as () => Record<string, unknown>)();
+  }
+  silent(): void {}
+  fatal(...args: unknown[]): void {
+    this.#log('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.#log('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.#log('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.#log('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.#log('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.#log('trace', args);
+  }
 }

@@ -41,7 +41,14 @@ export class ValidationAuthority {
     if (this.#running >= this.#concurrency) await new Promise<void>((r) => this.#queue.push(r));
     if (this.#closed) return problem('serverInternal', 'the server is shutting down', req.identifier);
     this.#running++;
-    const signal = AbortSignal.timeout(this.#timeoutMs);
+    // Not AbortSignal.timeout: its timer would still fire (and build a TimeoutError) long after the
+    // validation ended; this one is cleared when it ends.
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const timer = setTimeout(
+      () => controller.abort(new DOMException('the validation timed out', 'TimeoutError')),
+      this.#timeoutMs,
+    );
     try {
       const timedOut = new Promise<never>((_, reject) =>
         signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
@@ -53,6 +60,7 @@ export class ValidationAuthority {
       }
       return problem('serverInternal', `validation failed: ${(e as Error).message}`, req.identifier);
     } finally {
+      clearTimeout(timer);
       this.#running--;
       this.#queue.shift()?.();
     }
