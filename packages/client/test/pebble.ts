@@ -85,16 +85,25 @@ export function pebbleSkipReason(): string | false {
 }
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
+/**
+ * A loopback port that is free now, for a server another process will start later (Pebble's validation
+ * targets, a responder). Chosen below Linux's ephemeral range (32768–60999), where outgoing connections of
+ * tests running alongside take their local ports, so one cannot occupy it before its server binds it.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (!address || typeof address !== 'object') throw new Error('no port');
-  return address.port;
+  for (let attempt = 0; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+    if (attempt >= 50) throw new Error('no free port between 20000 and 32000');
+  }
 }
 
 export async function startPebble(opts: PebbleOptions): Promise<Pebble> {

@@ -6,18 +6,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { join, resolve } from 'node:path';
-import {
-  ConfigError,
-  loadConfig,
-  migrateToLatest,
-  OperatorRegistry,
-  openDatabase,
-  SqlAdminStorage,
-  systemClock,
-} from '@akamu/server';
+import type { Config } from '@akamu/server';
 import type { Command } from 'commander';
 import { CliError, configError, EXIT } from '../lib/exit-codes.ts';
 import { type Output, runCommand } from '../lib/output.ts';
+import { loadServer } from '../lib/server.ts';
 import { collect } from './common.ts';
 
 interface AdminOptions {
@@ -500,8 +493,17 @@ export function registerAdmin(program: Command): void {
     .option('--token-out <file>', 'write the token to this file (mode 0600) instead of printing it')
     .action(
       action(async (o, out) => {
+        const {
+          ConfigError,
+          loadConfig,
+          migrateToLatest,
+          OperatorRegistry,
+          openDatabase,
+          SqlAdminStorage,
+          systemClock,
+        } = await loadServer();
         let url: string;
-        let cfg: ReturnType<typeof loadConfig>;
+        let cfg: Config;
         try {
           cfg = loadConfig(o.config as string | undefined);
           url = cfg.database.url || `sqlite:${join(resolve(cfg.data_dir), 'akamu.db')}`;

@@ -2,19 +2,12 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import {
-  type Config,
-  ConfigError,
-  certificateSpki,
-  compositeKeyTypeOf,
-  createServer,
-  loadConfig,
-  parseConfig,
-} from '@akamu/server';
+import type { Config } from '@akamu/server';
 import type { Command } from 'commander';
 import { splitPemChain } from '../lib/certificates.ts';
 import { CliError, configError, EXIT } from '../lib/exit-codes.ts';
 import { runCommand } from '../lib/output.ts';
+import { loadServer, type ServerModule } from '../lib/server.ts';
 
 interface CaOptions {
   config?: string;
@@ -22,7 +15,8 @@ interface CaOptions {
   json?: boolean;
 }
 
-function config(opts: CaOptions): Config {
+async function config(opts: CaOptions): Promise<Config> {
+  const { ConfigError, loadConfig, parseConfig } = await loadServer();
   try {
     const loaded = loadConfig(opts.config);
     return opts.dataDir === undefined ? loaded : parseConfig({ ...loaded, data_dir: opts.dataDir });
@@ -53,6 +47,7 @@ interface CaCertificateInfo {
 }
 
 async function describeChain(cfg: Config): Promise<CaCertificateInfo[]> {
+  const server = await loadServer();
   const out: CaCertificateInfo[] = [];
   for (const file of chainFiles(cfg)) {
     let pem: string;
@@ -75,7 +70,7 @@ async function describeChain(cfg: Config): Promise<CaCertificateInfo[]> {
         notAfter: new Date(cert.validTo).toISOString(),
         sha256: cert.fingerprint256,
         sha1: cert.fingerprint,
-        keyType: keyTypeName(cert),
+        keyType: keyTypeName(server, cert),
         ca: cert.ca,
       });
     }
@@ -83,9 +78,9 @@ async function describeChain(cfg: Config): Promise<CaCertificateInfo[]> {
   return out;
 }
 
-function keyTypeName(cert: X509Certificate): string {
+function keyTypeName(server: ServerModule, cert: X509Certificate): string {
   // node:crypto cannot read an EXPERIMENTAL composite ML-DSA key (ca.experimental_composite).
-  const composite = compositeKeyTypeOf(certificateSpki(cert.raw));
+  const composite = server.compositeKeyTypeOf(server.certificateSpki(cert.raw));
   if (composite) return `${composite} (EXPERIMENTAL)`;
   const key = cert.publicKey;
   const details = key.asymmetricKeyDetails;
@@ -125,7 +120,8 @@ export function registerCa(program: Command): void {
       ),
   ).action((opts: CaOptions) =>
     runCommand(opts, async (out) => {
-      const cfg = config(opts);
+      const cfg = await config(opts);
+      const { ConfigError, createServer } = await loadServer();
       let server: Awaited<ReturnType<typeof createServer>>;
       try {
         // The server's log (e.g. the EXPERIMENTAL composite CA warning) goes to stderr: stdout is the result.
@@ -160,7 +156,7 @@ export function registerCa(program: Command): void {
     ca.command('show').description('print subject, issuer, validity and fingerprints of the CA chain'),
   ).action((opts: CaOptions) =>
     runCommand(opts, async (out) => {
-      const chain = await describeChain(config(opts));
+      const chain = await describeChain(await config(opts));
       out.result({ command: 'ca show', chain }, human(chain));
     }),
   );

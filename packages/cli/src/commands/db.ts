@@ -2,10 +2,10 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { backup, DatabaseSync } from 'node:sqlite';
-import { ConfigError, loadConfig } from '@akamu/server';
 import type { Command } from 'commander';
 import { CliError, configError, EXIT } from '../lib/exit-codes.ts';
 import { runCommand } from '../lib/output.ts';
+import { loadServer } from '../lib/server.ts';
 
 interface DbOptions {
   config?: string;
@@ -26,6 +26,7 @@ export function registerDb(program: Command): void {
     .option('--json', 'print one JSON object on stdout')
     .action((opts: DbOptions) =>
       runCommand(opts, async (out) => {
+        const { ConfigError, loadConfig } = await loadServer();
         let url: string;
         try {
           const cfg = loadConfig(opts.config);

@@ -1,6 +1,7 @@
 import { writeSync } from 'node:fs';
-import { type AkamuServer, ConfigError, createServer, loadConfig } from '@akamu/server';
+import type { AkamuServer } from '@akamu/server';
 import type { Command } from 'commander';
+import { loadServer } from '../lib/server.ts';
 
 /** Exit codes of `akamu serve`. */
 export const EXIT_CONFIG = 2;
@@ -16,6 +17,7 @@ export function registerServe(program: Command): void {
       process.env.AKAMU_CONFIG,
     )
     .action(async (opts: { config?: string }) => {
+      const { ConfigError, createServer, loadConfig } = await loadServer();
       let server: AkamuServer;
       try {
         server = await createServer(loadConfig(opts.config));

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { compileCacheDir, isPrivateDirectory } from '../src/lib/compile-cache.ts';
+import { EXIT } from '../src/lib/exit-codes.ts';
 import { runCli } from './helpers/run-cli.ts';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'akamu-cc-'));
@@ -66,5 +67,45 @@ describe('compile cache of the akamu command (lib/compile-cache.ts)', () => {
     assert.equal(second.code, 0, second.stderr);
     assert.equal(second.stdout.trim(), '0.1.0');
     assert.deepEqual(readdirSync(shared), []);
+  });
+});
+
+describe('the client commands never load the server (lib/server.ts)', () => {
+  // A module hook (node:module registerHooks) in the child reports every module of packages/server it loads.
+  const hook = path.join(tmp(), 'report-server-modules.mjs');
+  writeFileSync(
+    hook,
+    `import { registerHooks } from 'node:module';
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    const result = nextResolve(specifier, context);
+    if (result.url.includes('/packages/server/src/')) process.stderr.write('loaded-server-module\\n');
+    return result;
+  },
+});
+`,
+  );
+  const run = (args: string[]) =>
+    runCli(args, { env: { NODE_OPTIONS: `--import=${hook}`, AKAMU_COMPILE_CACHE: 'off' } });
+
+  it('akamu --version and the client and daemon commands start without @akamu/server', async () => {
+    for (const args of [['--version'], ['certificate', 'obtain', '--help'], ['daemon', '--help']]) {
+      const r = await run(args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(!r.stderr.includes('loaded-server-module'), `${args.join(' ')} loaded the server`);
+    }
+  });
+
+  it('a server command loads it when it runs (the hook sees it)', async () => {
+    const r = await run([
+      'db',
+      'backup',
+      '-c',
+      path.join(tmp(), 'missing.toml'),
+      '-o',
+      path.join(tmp(), 'x.db'),
+    ]);
+    assert.equal(r.code, EXIT.CONFIG, r.stderr);
+    assert.ok(r.stderr.includes('loaded-server-module'));
   });
 });
