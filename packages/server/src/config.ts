@@ -303,6 +303,16 @@ export function parseConfig(input: unknown): Config {
 }
 
 /**
+ * The AKAMU_* variables of the `akamu` command itself (docs/cli.md), which name no configuration key:
+ * the configuration file, the compile cache, the tls-alpn-responder's key authorization.
+ */
+export const COMMAND_ENV_VARIABLES: ReadonlySet<string> = new Set([
+  'AKAMU_CONFIG',
+  'AKAMU_COMPILE_CACHE',
+  'AKAMU_KEY_AUTHORIZATION',
+]);
+
+/**
  * AKAMU_<SECTION>_<KEY>=value overrides (e.g. AKAMU_SERVER_PORT=0, AKAMU_DATA_DIR=/var/lib/akamu).
  * Values are parsed as TOML values where they parse (numbers, booleans, arrays), else taken as strings.
  */
@@ -313,7 +323,7 @@ export function applyEnvOverrides(
   const out: Record<string, unknown> = structuredClone(input);
   const shape = configSchema.shape as Record<string, unknown>;
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('AKAMU_') || raw === undefined || name === 'AKAMU_CONFIG') continue;
+    if (!name.startsWith('AKAMU_') || raw === undefined || COMMAND_ENV_VARIABLES.has(name)) continue;
     const rest = name.slice(6).toLowerCase();
     const value = parseEnvValue(raw);
     if (rest in shape && !isSection(rest)) {

@@ -46,6 +46,13 @@ describe('configuration', () => {
     assert.deepEqual(c.acme.caa_identities, ['ca.example']);
     assert.equal(c.ca.certificate_validity, 30 * 86_400_000);
     assert.throws(() => loadConfig(file, { AKAMU_BOGUS_KEY: '1' }), /AKAMU_BOGUS_KEY/);
+    // The command's own variables (docs/cli.md) are not configuration keys, and not errors either.
+    const withCommandVariables = loadConfig(file, {
+      AKAMU_CONFIG: file,
+      AKAMU_COMPILE_CACHE: 'off',
+      AKAMU_KEY_AUTHORIZATION: 'token.thumbprint',
+    });
+    assert.equal(withCommandVariables.server.port, loadConfig(file, {}).server.port);
     writeFileSync(file, 'data_dir = [');
     assert.throws(() => loadConfig(file, {}), /not valid TOML/);
   });
