@@ -6,7 +6,7 @@ import { enableCompileCache } from 'node:module';
  * runs, in a directory only this user can write (lib/compile-cache.ts, docs/cli.md).
  */
 import { homedir } from 'node:os';
-import { compileCacheDir, isPrivateDirectory } from './lib/compile-cache.ts';
+import { compileCacheDir, ensurePrivateDirectory } from './lib/compile-cache.ts';
 
 let home: string | undefined;
 try {
@@ -15,5 +15,5 @@ try {
   // No home directory: no cache unless AKAMU_COMPILE_CACHE or XDG_CACHE_HOME names one.
 }
 const cacheDir = compileCacheDir(process.env, home);
-if (cacheDir && isPrivateDirectory(cacheDir)) enableCompileCache(cacheDir);
+if (cacheDir && ensurePrivateDirectory(cacheDir)) enableCompileCache(cacheDir);
 await import('./cli.ts');

@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { compileCacheDir, isPrivateDirectory } from '../src/lib/compile-cache.ts';
+import { compileCacheDir, ensurePrivateDirectory } from '../src/lib/compile-cache.ts';
 import { runCli } from './helpers/run-cli.ts';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'akamu-cc-'));
@@ -32,22 +32,22 @@ describe('compile cache of the akamu command (lib/compile-cache.ts)', () => {
   it('caches only in a directory this user alone can write: created 0700, never a shared or linked one', () => {
     const root = tmp();
     const fresh = path.join(root, 'a', 'b');
-    assert.equal(isPrivateDirectory(fresh), true);
+    assert.equal(ensurePrivateDirectory(fresh), true);
     assert.equal(statSync(fresh).mode & 0o777, 0o700);
     const shared = path.join(root, 'shared');
     mkdirSync(shared);
     chmodSync(shared, 0o777);
-    assert.equal(isPrivateDirectory(shared), false);
+    assert.equal(ensurePrivateDirectory(shared), false);
     const groupWritable = path.join(root, 'group');
     mkdirSync(groupWritable);
     chmodSync(groupWritable, 0o770);
-    assert.equal(isPrivateDirectory(groupWritable), false);
+    assert.equal(ensurePrivateDirectory(groupWritable), false);
     const link = path.join(root, 'link');
     symlinkSync(fresh, link);
-    assert.equal(isPrivateDirectory(link), false);
+    assert.equal(ensurePrivateDirectory(link), false);
     const file = path.join(root, 'file');
     writeFileSync(file, '');
-    assert.equal(isPrivateDirectory(file), false);
+    assert.equal(ensurePrivateDirectory(file), false);
   });
 
   it('the command fills the cache it is given, and runs without one in a shared directory', async () => {

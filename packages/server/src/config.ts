@@ -306,7 +306,7 @@ export function parseConfig(input: unknown): Config {
  * The AKAMU_* variables of the `akamu` command itself (docs/cli.md), which name no configuration key:
  * the configuration file, the compile cache, the tls-alpn-responder's key authorization.
  */
-export const COMMAND_ENV_VARIABLES: ReadonlySet<string> = new Set([
+const COMMAND_ENV_VARIABLES: ReadonlySet<string> = new Set([
   'AKAMU_CONFIG',
   'AKAMU_COMPILE_CACHE',
   'AKAMU_KEY_AUTHORIZATION',

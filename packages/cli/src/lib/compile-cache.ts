@@ -21,7 +21,7 @@ export function compileCacheDir(env: NodeJS.ProcessEnv, home: string | undefined
  * Creates `dir` (mode 0700) if needed and says whether it is safe to cache compiled code in: a real
  * directory (not a symlink) owned by this user and writable by no one else. Never throws.
  */
-export function isPrivateDirectory(dir: string): boolean {
+export function ensurePrivateDirectory(dir: string): boolean {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);

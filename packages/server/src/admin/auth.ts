@@ -4,6 +4,7 @@ import type { Identifier } from '@akamu/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.ts';
 import { type AuditContext, auditEvent, SYSTEM_AUDIT } from '../core/audit.ts';
+import { setBounded } from '../core/bounded-map.ts';
 import { newId } from '../core/ids.ts';
 import type { AdminStorage, Operator, OperatorRole, OperatorScope } from '../sa/admin-storage.ts';
 import { AdminError } from './problems.ts';
@@ -178,10 +179,7 @@ export class OperatorAuth {
       entry.count = 0;
       entry.until = now + lockoutMs;
     }
-    this.#byAddress.set(request.ip, entry);
-    if (this.#byAddress.size > MAX_TRACKED_ADDRESSES) {
-      this.#byAddress.delete(this.#byAddress.keys().next().value!);
-    }
+    setBounded(this.#byAddress, request.ip, entry, MAX_TRACKED_ADDRESSES);
     if (op) {
       const who: AuditContext = { actor: 'anonymous', source: request.ip, requestId: request.id };
       const until = await this.#o.store.recordFailedLogin(op.id, now, maxFailedLogins, lockoutMs, (locked) =>

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AuditEvent } from '../core/audit.ts';
+import { setBounded } from '../core/bounded-map.ts';
 import type { Certificate } from '../core/types.ts';
 import { AcmeError } from '../errors.ts';
 import { type AuditPublisher, auditedTransaction } from './audit-storage.ts';
@@ -241,10 +242,7 @@ export class SqlRenewalStorage implements RenewalStorage {
           createdAt: num(r.created_at),
         })
       : null;
-    if (this.#extensions.size >= EXTENSION_CACHE_SIZE) {
-      this.#extensions.delete(this.#extensions.keys().next().value!);
-    }
-    this.#extensions.set(orderId, ext);
+    setBounded(this.#extensions, orderId, ext, EXTENSION_CACHE_SIZE);
     return ext ?? undefined;
   }
 

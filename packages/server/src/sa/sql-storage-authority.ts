@@ -1,6 +1,7 @@
 import type { Identifier, ProblemJson } from '@akamu/protocol';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { AuditEvent } from '../core/audit.ts';
+import { setBounded } from '../core/bounded-map.ts';
 import type { Account, Authorization, Certificate, Challenge, Order } from '../core/types.ts';
 import { type AuditPublisher, auditedTransaction } from './audit-storage.ts';
 import {
@@ -247,8 +248,7 @@ export class SqlStorageAuthority implements StorageAuthority {
 
   #remember(account: Account): void {
     if (this.#accountCacheMs <= 0) return;
-    if (this.#accounts.size >= 10_000) this.#accounts.delete(this.#accounts.keys().next().value!);
-    this.#accounts.set(account.id, { account, until: this.#now() + this.#accountCacheMs });
+    setBounded(this.#accounts, account.id, { account, until: this.#now() + this.#accountCacheMs }, 10_000);
   }
 
   async getAccountByThumbprint(thumbprint: string): Promise<Account | undefined> {
@@ -701,16 +701,14 @@ function parseCursor(cursor: string | undefined): { createdAt: number; id: strin
   return { createdAt, id: cursor.slice(dot + 1) };
 }
 
+/** A row of AUTHZ_JOINED_COLUMNS: the authorization, and one challenge's columns as c_* (null when none). */
 type JoinedAuthzRow = AuthorizationsTable & {
-  c_id: string | null;
-  c_type: string | null;
-  c_token: string | null;
-  c_status: string | null;
-  c_validated_at: number | null;
-  c_error: string | null;
+  [K in Exclude<(typeof CHALLENGE_COLUMNS)[number], 'authorization_id'> as `c_${K}`]:
+    | ChallengesTable[K]
+    | null;
 };
 
-/** The authorization of AUTHZ_JOINED_COLUMNS rows (one per challenge, or one with null c_* when none). */
+/** The authorization of its JoinedAuthzRows (one per challenge, or one with null c_* when it has none). */
 function joinedAuthorization(rows: JoinedAuthzRow[]): Authorization | undefined {
   const first = rows[0];
   if (!first) return undefined;

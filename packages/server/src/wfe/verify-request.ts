@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Jwk } from '@akamu/protocol';
 import type { FastifyRequest } from 'fastify';
+import { setBounded } from '../core/bounded-map.ts';
 import type { Account } from '../core/types.ts';
 import { AcmeError, malformed, unauthorized } from '../errors.ts';
 import type { NonceService } from '../nonce/nonce-service.ts';
@@ -134,10 +135,7 @@ export class RequestVerifier {
   }
 
   #remember(thumbprint: string, key: KeyObject, alg: JwsAlgorithm): void {
-    if (!this.#keys.has(thumbprint) && this.#keys.size >= this.#maxKeys) {
-      this.#keys.delete(this.#keys.keys().next().value!);
-    }
-    this.#keys.set(thumbprint, { key, alg });
+    setBounded(this.#keys, thumbprint, { key, alg }, this.#maxKeys);
   }
 
   async #finish(jws: FlattenedJws, key: KeyObject): Promise<void> {
