@@ -96,6 +96,10 @@ export class RegistrationAuthority {
   ): Promise<{ account: Account; created: boolean }> {
     const p = asObject(payload, 'new-account');
     const existing = await this.#d.sa.getAccountByThumbprint(key.thumbprint);
+    // RFC 8555 §7.3.6: once deactivated (or revoked), no request authorized by the key is accepted,
+    // new-account included; the key cannot register again either.
+    if (existing && existing.status !== 'valid')
+      throw unauthorized(`the account with this key is ${existing.status}`);
     if (p.onlyReturnExisting === true) {
       if (!existing) throw new AcmeError('accountDoesNotExist', 'no account exists with this key');
       return { account: existing, created: false };

@@ -119,6 +119,20 @@ describe('accounts', () => {
         .catch(problemType),
       'unauthorized',
     );
+    // new-account with the same key neither returns the deactivated account nor registers the key again.
+    const sameKey = new AcmeClient({
+      directoryUrl: ca.directoryUrl,
+      accountKey: client.accountKey,
+      caBundle: ca.caBundle,
+    });
+    assert.equal(await sameKey.newAccount({ onlyReturnExisting: true }).catch(problemType), 'unauthorized');
+    assert.equal(
+      await sameKey
+        .newAccount({ contact: ['mailto:again@example.com'], termsOfServiceAgreed: true })
+        .catch(problemType),
+      'unauthorized',
+    );
+    sameKey.close();
   });
 
   it('keeps accounts and orders across a restart', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { AcmeProblemError, createCsr, generateKey } from '@akamu/client';
+import { AcmeProblemError, createCsr, generateKey, JwsSigner } from '@akamu/client';
 import { pemToDer } from '@akamu/protocol';
 import { startTestCa, type TestCa } from '../helpers.ts';
 
@@ -51,6 +51,63 @@ describe('issuance', () => {
     assert.match(leaf.serialNumber, /^[0-9A-F]{32,34}$/);
     const days = (Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 86_400_000;
     assert.ok(days > 89.9 && days < 90.1, `90 days, got ${days}`);
+  });
+
+  it('serves the PEM chain without rel="up", DER with rel="up" to the issuer (RFC 8555 §7.4.2)', async () => {
+    const client = await ca.account();
+    const { pem, order } = await issue(client, ['formats.example.localhost']);
+    const [leafDer, issuerDer] = pemToDer(pem);
+    const dir = await client.directory();
+    const fetch = (url: string, accept: string) =>
+      client.transport.post(url, '', new JwsSigner(client.accountKey), {
+        nonceUrl: dir.newNonce,
+        kid: client.accountUrl!,
+        accept,
+      });
+    const links = (res: { headers: Record<string, string | string[] | undefined> }) =>
+      [res.headers.link ?? []].flat().join(', ');
+
+    // The chain is in the body: an "up" link would make clients that follow it (acmez) repeat the issuer.
+    for (const accept of ['application/pem-certificate-chain', '*/*', 'application/pkix-cert;q=0.5, */*']) {
+      const res = await fetch(order.certificate!, accept);
+      assert.equal(res.headers['content-type'], 'application/pem-certificate-chain', accept);
+      assert.equal(res.body.toString('utf8'), pem, accept);
+      assert.doesNotMatch(links(res), /rel="up"/, accept);
+      assert.match(links(res), /rel="index"/);
+    }
+
+    // One certificate (RFC 2585): the leaf alone, and where its issuer is.
+    const der = await fetch(
+      order.certificate!,
+      'application/pkix-cert, application/pem-certificate-chain;q=0.9',
+    );
+    assert.equal(der.headers['content-type'], 'application/pkix-cert');
+    assert.deepEqual(der.body, leafDer);
+    const up = /<([^>]+)>;rel="up"/.exec(links(der))?.[1];
+    assert.equal(up, new URL('/acme/issuer', ca.directoryUrl).href);
+
+    // The issuer answers POST-as-GET (how a client follows "up") and GET, in either format.
+    const issuerByPost = await fetch(up!, 'application/pkix-cert');
+    assert.equal(issuerByPost.headers['content-type'], 'application/pkix-cert');
+    assert.deepEqual(issuerByPost.body, issuerDer);
+    assert.ok(new X509Certificate(leafDer!).verify(new X509Certificate(issuerByPost.body).publicKey));
+    const chainByPost = await fetch(up!, 'application/pem-certificate-chain');
+    assert.equal(chainByPost.body.toString('utf8'), pem.slice(pem.indexOf('-----BEGIN', 1)));
+    const chainByGet = await client.transport.request('GET', up!, { accept: '*/*' });
+    assert.equal(chainByGet.headers['content-type'], 'application/pem-certificate-chain');
+    assert.equal(chainByGet.body.toString('utf8'), chainByPost.body.toString('utf8'));
+    const derByGet = await client.transport.request('GET', up!, { accept: 'application/pkix-cert' });
+    assert.deepEqual(derByGet.body, issuerDer);
+
+    // POST-as-GET needs an account like every other resource.
+    const stranger = ca.client();
+    await assert.rejects(
+      stranger.transport.post(up!, '', new JwsSigner(stranger.accountKey), {
+        nonceUrl: dir.newNonce,
+        kid: new URL('/acme/account/nobody', ca.directoryUrl).href,
+      }),
+      (e: unknown) => e instanceof AcmeProblemError && e.isType('accountDoesNotExist'),
+    );
   });
 
   it('issues concurrently: signatures checked on pool threads while other requests are in flight', async () => {

@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CurrentStarCertificate, RenewalAuthority } from '../../ra/renewal-authority.ts';
 import { assertOwner, sendJson, type WfeContext } from '../context.ts';
+import { sendCertificate } from './certificate.ts';
 
 /**
  * RFC 9773 renewal information (unauthenticated GET), RFC 8739 star-certificate (POST-as-GET, and GET
@@ -15,10 +16,15 @@ export function registerRenewal(app: FastifyInstance, ctx: WfeContext, renewals:
 
   app.post<{ Params: { id: string } }>('/acme/star-cert/:id', async (request, reply) => {
     const { account } = await ctx.verifier.byAccount(request);
-    return sendStarCertificate(reply, ctx, await renewals.starCertificate(request.params.id, account));
+    return sendStarCertificate(
+      request,
+      reply,
+      ctx,
+      await renewals.starCertificate(request.params.id, account),
+    );
   });
   app.get<{ Params: { id: string } }>('/acme/star-cert/:id', async (request, reply) =>
-    sendStarCertificate(reply, ctx, await renewals.starCertificate(request.params.id, undefined)),
+    sendStarCertificate(request, reply, ctx, await renewals.starCertificate(request.params.id, undefined)),
   );
 
   app.post<{ Params: { id: string } }>('/acme/account/:id/delegations', async (request, reply) => {
@@ -37,14 +43,17 @@ export function registerRenewal(app: FastifyInstance, ctx: WfeContext, renewals:
   });
 }
 
-/** RFC 8739 §3.5: the chain, with the leaf's validity in Cert-Not-Before / Cert-Not-After (HTTP-date). */
+/**
+ * RFC 8739 §3.5: the current certificate as /acme/cert serves one (wfe/certificate-format.ts), with the
+ * leaf's validity in Cert-Not-Before / Cert-Not-After (HTTP-date).
+ */
 function sendStarCertificate(
+  request: FastifyRequest,
   reply: FastifyReply,
   ctx: WfeContext,
   cert: CurrentStarCertificate,
 ): FastifyReply {
   reply.header('Cert-Not-Before', new Date(cert.notBefore).toUTCString());
   reply.header('Cert-Not-After', new Date(cert.notAfter).toUTCString());
-  reply.header('Link', [`<${ctx.urls.directory}>;rel="index"`, `<${ctx.urls.issuer}>;rel="up"`]);
-  return reply.type('application/pem-certificate-chain').send(cert.pem + ctx.chainPem);
+  return sendCertificate(request, reply, ctx, cert.pem);
 }
