@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +43,14 @@ function checkFiles(dir: string, names: string[]): X509Certificate {
     readFileSync(path.join(dir, 'cert.pem'), 'utf8') + chain,
   );
   return cert;
+}
+
+/** `akamu certificate obtain --must-staple` for staple.cli.localhost over http-01 on 127.0.0.1. */
+function obtainMustStaple(common: string[], httpPort: number, out: string): Promise<CliResult> {
+  return runCli([
+    'certificate', 'obtain', ...common, '-d', 'staple.cli.localhost', '--must-staple',
+    '--http-port', String(httpPort), '--http-host', '127.0.0.1', '--out-dir', out,
+  ]); // biome-ignore format: one command line
 }
 
 async function directoryHasRenewalInfo(ca: AkamuProcess): Promise<boolean> {
@@ -294,11 +303,46 @@ describe('akamu account and certificate commands against akamu', () => {
     ]);
     assert.equal(busy.code, 7, show(busy));
 
+    // OCSP Must-Staple from a CA that names no OCSP responder: badCSR, an ACME problem.
+    const staple = await obtainMustStaple(common(), httpPort, path.join(dir, 'staple'));
+    assert.equal(staple.code, 5, show(staple));
+    assert.match(JSON.stringify(staple.json?.error), /badCSR.*no OCSP URL/);
+
     // A deactivated account: every later request is refused by the CA.
     ok(await runCli(['account', 'deactivate', ...common()]), 'account deactivate');
     const refused = await runCli(['account', 'show', ...common()]);
     assert.equal(refused.code, 5, show(refused));
     assert.match(JSON.stringify(refused.json?.error), /unauthorized/);
+  });
+});
+
+describe('akamu certificate obtain --must-staple against akamu naming its OCSP responder', () => {
+  let ca: AkamuProcess;
+  let httpPort: number;
+  let dir: string;
+  before(async () => {
+    httpPort = await freePort();
+    ca = await startAkamu({
+      config: { va: { http01_port: httpPort }, ocsp: { include_in_certificates: true } },
+    });
+    dir = mkdtempSync(path.join(tmpdir(), 'akamu-cli-staple-'));
+  });
+  after(async () => {
+    await ca?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gets a certificate with the TLS Feature status_request (RFC 7633)', async () => {
+    const common = ['--account-key', path.join(dir, 'account.key'), '--json'];
+    const server = ['--server', ca.directoryUrl, '--ca-bundle', ca.rootCertPath];
+    ok(await runCli(['account', 'register', ...common, ...server, '--agree-tos']), 'account register');
+    const out = path.join(dir, 'out');
+    ok(await obtainMustStaple(common, httpPort, out), 'certificate obtain');
+    checkFiles(out, ['staple.cli.localhost']);
+    const text = spawnSync('openssl', ['x509', '-in', path.join(out, 'cert.pem'), '-noout', '-text'], {
+      encoding: 'utf8',
+    });
+    assert.match(text.stdout, /TLS Feature:\s*\n\s*status_request/, text.stdout + text.stderr);
   });
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,13 @@ function serial(file: string): string {
  * into its renewal window (renew_before longer than the lifetime), runs its hooks, picks up a new
  * certificate on SIGHUP and stops cleanly on SIGTERM.
  */
+/** `openssl x509 -text` of a PEM certificate file. */
+function opensslText(file: string): string {
+  const r = spawnSync('openssl', ['x509', '-in', file, '-noout', '-text'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
 describe('akamu daemon', { skip: pebbleSkipReason() }, () => {
   let ca: AkamuProcess;
   let pebble: Pebble;
@@ -92,6 +99,7 @@ name = "web-rsa"
 account = "ops"
 key_type = "rsa:2048"
 key_reuse = true
+must_staple = true
 directory = "certs/web-rsa"
 file_mode = "0640"
 hooks = ["record"]
@@ -127,7 +135,10 @@ identifier = [{ dns = "extra.daemon.localhost", challenge = "http-01", http_port
   before(async () => {
     httpPort = await freePort();
     tlsPort = await freePort();
-    ca = await startAkamu({ config: { va: { http01_port: httpPort } } });
+    // The OCSP URL in every certificate lets web-rsa ask for OCSP Must-Staple.
+    ca = await startAkamu({
+      config: { va: { http01_port: httpPort }, ocsp: { include_in_certificates: true } },
+    });
     pebble = await startPebble({ httpPort: await freePort(), tlsPort });
     dir = mkdtempSync(path.join(tmpdir(), 'akamu-daemon-'));
     writeFileSync(path.join(dir, 'pebble-tls.pem'), pebble.caBundle);
@@ -163,6 +174,9 @@ identifier = [{ dns = "extra.daemon.localhost", challenge = "http-01", http_port
     assert.ok(ec.checkHost('www.daemon.localhost') && ec.checkHost('static.daemon.localhost'));
     const rsa = new X509Certificate(readFileSync(certFile('web-rsa')));
     assert.equal(rsa.publicKey.asymmetricKeyType, 'rsa');
+    // must_staple: the TLS Feature extension (RFC 7633, id-pe-tlsfeature) with status_request; not on web-ec.
+    assert.match(opensslText(certFile('web-rsa')), /TLS Feature:\s*\n\s*status_request/);
+    assert.doesNotMatch(opensslText(certFile('web-ec')), /TLS Feature/);
     assert.equal(statSync(certFile('web-rsa')).mode & 0o777, 0o640, 'file_mode');
     assert.equal(
       statSync(path.join(dir, 'certs', 'web-rsa', 'key.pem')).mode & 0o777,

@@ -28,11 +28,19 @@ export interface CsrOptions {
   commonName?: string;
   dnsNames?: string[];
   ipAddresses?: string[];
+  /**
+   * Ask for OCSP Must-Staple: the TLS Feature extension with status_request (RFC 7633). The CA copies it
+   * into the certificate; TLS clients then expect an OCSP response stapled in every handshake.
+   */
+  mustStaple?: boolean;
 }
 
 const OID_CN = '2.5.4.3';
 const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 const OID_SAN = '2.5.29.17';
+const OID_TLS_FEATURE = '1.3.6.1.5.5.7.1.24';
+/** RFC 7633 §6: the TLS extension number of status_request (RFC 6066). */
+const TLS_FEATURE_STATUS_REQUEST = 5;
 
 /** [digest for node:crypto sign, AlgorithmIdentifier DER] per JWS alg of the key. */
 export function signatureAlgorithm(key: KeyObject): [string | null, Buffer] {
@@ -83,15 +91,24 @@ export function createCsr(opts: CsrOptions): Buffer {
   }
   for (const ip of ipAddresses) generalNames.push(implicit(7, ipToBytes(ip)));
 
-  const attributes: Buffer[] = [];
+  const extensions: Buffer[] = [];
   if (generalNames.length > 0) {
-    const san = sequence(
-      oid(OID_SAN),
-      ...(commonName === undefined ? [boolean(true)] : []),
-      octetString(sequence(...generalNames)),
+    extensions.push(
+      sequence(
+        oid(OID_SAN),
+        ...(commonName === undefined ? [boolean(true)] : []),
+        octetString(sequence(...generalNames)),
+      ),
     );
-    attributes.push(sequence(oid(OID_EXTENSION_REQUEST), setOf(sequence(san))));
   }
+  if (opts.mustStaple) {
+    extensions.push(
+      sequence(oid(OID_TLS_FEATURE), octetString(sequence(integer(TLS_FEATURE_STATUS_REQUEST)))),
+    );
+  }
+  const attributes: Buffer[] = [];
+  if (extensions.length > 0)
+    attributes.push(sequence(oid(OID_EXTENSION_REQUEST), setOf(sequence(...extensions))));
 
   return signCsr(opts.key, subject, attributes);
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { test } from 'node:test';
 import { ipToBytes, oid, tlv } from '@akamu/protocol';
@@ -126,6 +127,25 @@ test('createCsr without a subject marks subjectAltName critical (RFC 5280 §4.2.
   assert.deepEqual(csr.subject.raw, Buffer.from([0x30, 0x00]));
   const san = children(children(children(children(children(csr.attributes)[0]!)[1]!)[0]!)[0]!);
   assert.deepEqual(san[1]!.raw, Buffer.from([0x01, 0x01, 0xff]));
+});
+
+test('createCsr with mustStaple requests the TLS Feature status_request (RFC 7633), as openssl reads it', () => {
+  const key = generateKey('ec:P-256');
+  const der = createCsr({ key, dnsNames: ['staple.example.com'], mustStaple: true });
+  verifyCsr(der, key, 'sha256');
+  const text = spawnSync('openssl', ['req', '-inform', 'DER', '-noout', '-text'], {
+    input: der,
+    encoding: 'utf8',
+  });
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /TLS Feature:\s*\n\s*status_request/);
+  assert.match(text.stdout, /DNS:staple\.example\.com/);
+  // Without it, no TLS Feature.
+  const plain = spawnSync('openssl', ['req', '-inform', 'DER', '-noout', '-text'], {
+    input: createCsr({ key, dnsNames: ['staple.example.com'] }),
+    encoding: 'utf8',
+  });
+  assert.doesNotMatch(plain.stdout, /TLS Feature/);
 });
 
 test('createCsr refuses empty requests and bad names', () => {

@@ -349,6 +349,7 @@ export async function createServer(
       metrics?.revoked();
       revocation.revoked(serial);
     },
+    ocspUrl: () => revocation.urls.ocspUrl(),
     ...(rateLimits ? { rateLimits } : {}),
     ...(metrics ? { metrics } : {}),
     profiles,

@@ -26,6 +26,7 @@ import { addClientOptions, collect } from './common.ts';
 interface ObtainOptions extends ClientCommandOptions, SolverOptions {
   domain?: string[];
   keyType: string;
+  mustStaple?: boolean;
   outDir: string;
 }
 
@@ -49,6 +50,7 @@ function addSolverOptions(cmd: Command): Command {
       'a separate executable for removing the TXT record (default: --dns-hook)',
     )
     .option('--key-type <type>', 'certificate key type', 'ec:P-256')
+    .option('--must-staple', 'ask for OCSP Must-Staple (RFC 7633); the CA must name an OCSP responder')
     .option('-o, --out-dir <dir>', 'where cert.pem, chain.pem, fullchain.pem and key.pem are written', '.');
 }
 
@@ -72,6 +74,7 @@ async function obtainInto(
       identifiers,
       solversFor: () => solvers.solvers,
       certificateKey: key,
+      mustStaple: opts.mustStaple === true,
       replaces,
       timeoutMs: parseTimeoutMs(opts.timeout),
       progress: (m) => out.progress(m),

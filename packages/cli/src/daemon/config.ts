@@ -157,6 +157,8 @@ const schema = z
           key_type: keyType.default('ec:P-256'),
           /** Keep the same private key across renewals (default: a new key for each certificate). */
           key_reuse: z.boolean().default(false),
+          /** Ask for OCSP Must-Staple (RFC 7633) in every certificate. */
+          must_staple: z.boolean().default(false),
           /** Output directory: cert.pem, chain.pem, fullchain.pem, key.pem (default <state_dir>/certs/<name>). */
           directory: z.string().optional(),
           cert_file: z.string().optional(),

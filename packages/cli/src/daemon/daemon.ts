@@ -279,6 +279,7 @@ export class Daemon {
         identifiers: cert.identifier.map((id) => ({ type: id.type, value: id.value })),
         solversFor: (identifier) => byName.get(`${identifier.type}:${identifier.value.toLowerCase()}`) ?? [],
         certificateKey: key,
+        mustStaple: cert.must_staple,
         replaces: plan.replaces,
         timeoutMs: this.#config.validation_timeout,
         signal: this.#abort.signal,

@@ -25,6 +25,8 @@ export interface IssueOptions {
   /** Solvers to try for one identifier, in order of preference (the first the CA offers is used). */
   solversFor: (identifier: Identifier) => readonly ChallengeSolver[];
   certificateKey: KeyObject;
+  /** Ask for OCSP Must-Staple (RFC 7633) in the CSR. */
+  mustStaple?: boolean;
   /** RFC 9773: the ARI certificate identifier of the certificate this one replaces. */
   replaces?: string;
   timeoutMs?: number;
@@ -79,7 +81,7 @@ export async function issueCertificate(client: AcmeClient, opts: IssueOptions): 
   opts.signal?.throwIfAborted();
   const dnsNames = opts.identifiers.filter((id) => id.type === 'dns').map((id) => id.value);
   const ipAddresses = opts.identifiers.filter((id) => id.type === 'ip').map((id) => id.value);
-  const csr = createCsr({ key: opts.certificateKey, dnsNames, ipAddresses });
+  const csr = createCsr({ key: opts.certificateKey, dnsNames, ipAddresses, mustStaple: opts.mustStaple });
   progress('finalizing the order');
   let finalized: OrderJson;
   try {

@@ -16,6 +16,7 @@ import { keyTypeRefusal, keyUsageBitsFor } from '../core/profile-rules.ts';
 import { importPublicJwk } from '../core/public-key.ts';
 import { parseRevocationReason } from '../core/revocation.ts';
 import { parseTimestamp } from '../core/timestamp.ts';
+import { requestedTlsFeatures, tlsFeatureExtension } from '../core/tls-feature.ts';
 import { checkTnAuthListCsr, IDENTIFIER_TYPE_TNAUTHLIST, tnAuthListExtensions } from '../core/tnauthlist.ts';
 import type { Account, Authorization, Certificate, Order } from '../core/types.ts';
 import { AcmeError, combineErrors, malformed, unauthorized } from '../errors.ts';
@@ -28,7 +29,7 @@ import type { EabAuthority } from './eab-authority.ts';
 import { planOrderAuthorizations } from './order-authorizations.ts';
 import type { IssuanceProfile, ProfileCatalog } from './profiles.ts';
 import type { RateLimiter, RequestOrigin } from './rate-limits.ts';
-import type { RenewalAuthority } from './renewal-authority.ts';
+import type { FinalizePlan, RenewalAuthority } from './renewal-authority.ts';
 
 export interface RaPolicy {
   termsOfService: string;
@@ -70,6 +71,11 @@ export interface RaDeps {
   rateLimits?: RateLimiter;
   /** Counters of issuances, validations and EAB consumption (metrics.ts). */
   metrics?: RaMetrics;
+  /**
+   * The OCSP URL certificates carry unless their profile names one (revocation/revocation-urls.ts);
+   * OCSP Must-Staple is issued only in certificates that name a responder.
+   */
+  ocspUrl?: () => string | undefined;
 }
 
 /**
@@ -663,6 +669,7 @@ export class RegistrationAuthority {
     checkCsrKeyIsNotOnionKey(csr.spki, order.identifiers);
     checkCertificateKey(csr.publicKey);
     checkCsrKeyIsNotAccountKey(csr.publicKey, accountKey);
+    const tlsFeatures = requestedTlsFeatures(csr.unknownExtensions);
     const profileFields = this.#profileIssuance(order, csr.publicKey);
     await this.#d.caa?.check(
       order.identifiers.map((identifier) => ({
@@ -672,6 +679,10 @@ export class RegistrationAuthority {
       this.#d.accountUrl(account.id),
     );
     const plan = await this.#d.renewals?.prepareFinalize(order, csr);
+    const extraExtensions = [
+      ...tnAuthListExtensions(order.identifiers),
+      ...this.#mustStaple(tlsFeatures, profileFields?.leaf.ocspUrl, plan),
+    ];
 
     await this.#d.rateLimits?.checkIssuance(account, order.identifiers, origin);
     const now = this.#d.clock.now();
@@ -695,6 +706,7 @@ export class RegistrationAuthority {
         notAfter: new Date(notAfter),
         ...profileFields?.leaf,
         ...tnAuthListLeaf(order.identifiers),
+        ...(extraExtensions.length > 0 ? { extraExtensions } : {}),
       });
       certificate = {
         id: newId(),
@@ -761,6 +773,29 @@ export class RegistrationAuthority {
    */
   leafFieldsFor(order: Order, publicKey: KeyObject): Partial<LeafRequest> {
     return { ...this.#profileIssuance(order, publicKey)?.leaf, ...tnAuthListLeaf(order.identifiers) };
+  }
+
+  /**
+   * RFC 7633 (core/tls-feature.ts): the TLS Feature extension a CSR asked for, when the certificate will
+   * name an OCSP responder for clients to get the staple from. STAR certificates (RFC 8739) are renewed
+   * from the first CSR's key alone, so they are not issued with it.
+   */
+  #mustStaple(
+    features: number[] | undefined,
+    profileOcspUrl: string | undefined,
+    plan?: FinalizePlan,
+  ): Buffer[] {
+    if (!features) return [];
+    if (plan?.star) {
+      throw new AcmeError('badCSR', 'OCSP Must-Staple is not issued in STAR (auto-renewal) certificates');
+    }
+    if (!(profileOcspUrl ?? this.#d.ocspUrl?.())) {
+      throw new AcmeError(
+        'badCSR',
+        'the CSR requests OCSP Must-Staple, but this CA writes no OCSP URL into its certificates',
+      );
+    }
+    return [tlsFeatureExtension(features)];
   }
 
   /**

@@ -46,8 +46,13 @@ export class RevocationUrls {
     const crl = this.#crlBase();
     if (crl)
       out.crlUrl = this.#s.crl.shards > 1 ? `${crl}/${crlShardOf(serialHex, this.#s.crl.shards)}` : crl;
-    const ocsp = this.#s.ocsp.url || (this.#s.ocsp.include_in_certificates ? `${this.#base()}/ca/ocsp` : '');
+    const ocsp = this.ocspUrl();
     if (ocsp) out.ocspUrl = ocsp;
     return out;
+  }
+
+  /** The OCSP URL written into certificates (Authority Information Access), or undefined for none. */
+  ocspUrl(): string | undefined {
+    return this.#s.ocsp.url || (this.#s.ocsp.include_in_certificates ? `${this.#base()}/ca/ocsp` : undefined);
   }
 }
