@@ -2,13 +2,16 @@
  * dehydrated (the bash + curl + openssl ACME client, Debian package `dehydrated`) against a real
  * `akamu serve`: registration, one certificate for two names over http-01 (dehydrated writes the
  * challenge files into a web root that a plain HTTP server serves on akamu's va.http01_port), forced
- * renewal, revocation, alreadyRevoked on a second revocation, and account deactivation.
+ * renewal, revocation, alreadyRevoked on a second revocation, a certificate over tls-alpn-01 with the
+ * RFC 8737 certificate dehydrated makes with the openssl command line (served by a TLS server on
+ * va.tls_alpn01_port that reads dehydrated's alpn-certs directory), and account deactivation.
  */
 import assert from 'node:assert/strict';
 import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type AkamuProcess, requireTool } from '../helpers/akamu-process.ts';
+import { createSecureContext, createServer, type Server } from 'node:tls';
+import { type AkamuProcess, freePort, requireTool } from '../helpers/akamu-process.ts';
 import { opensslDnsNames, opensslVerifyFullChain, serialOf } from '../helpers/openssl.ts';
 import { describeResult, runTool, type ToolResult } from '../helpers/run-tool.ts';
 import { startWebrootInterop, type WebrootInterop, type WebrootServer } from '../helpers/webroot-server.ts';
@@ -25,13 +28,28 @@ describe('dehydrated against akamu', { timeout: 240_000 }, () => {
   let akamu: AkamuProcess;
   let webroot: WebrootServer;
   let dir: string;
+  let alpnServer: Server;
   const serials: string[] = [];
 
   before(async () => {
     if (skip) return;
-    fixture = await startWebrootInterop('dehydrated');
+    const alpnPort = await freePort();
+    fixture = await startWebrootInterop('dehydrated', { va: { tls_alpn01_port: alpnPort } });
     ({ dir, webroot, akamu } = fixture);
     await mkdir(join(dir, 'state'));
+    // What a web server does for `dehydrated --challenge tls-alpn-01`: answer acme-tls/1 handshakes with
+    // the <name>.crt.pem / <name>.key.pem that dehydrated writes into its alpn-certs directory.
+    alpnServer = createServer({
+      ALPNProtocols: ['acme-tls/1'],
+      SNICallback: (name, done) => {
+        const file = (ext: string) => join(dir, 'alpn-certs', `${basename(name)}.${ext}.pem`);
+        Promise.all([readFile(file('crt')), readFile(file('key'))]).then(
+          ([cert, key]) => done(null, createSecureContext({ cert, key })),
+          (error: Error) => done(error),
+        );
+      },
+    });
+    await new Promise<void>((done) => alpnServer.listen(alpnPort, '127.0.0.1', done));
     // dehydrated reads its settings from a shell file; CURL_CA_BUNDLE makes its curl trust akamu's root.
     await writeFile(
       join(dir, 'config'),
@@ -47,7 +65,10 @@ describe('dehydrated against akamu', { timeout: 240_000 }, () => {
     );
   });
 
-  after(() => fixture?.stop());
+  after(async () => {
+    alpnServer?.close();
+    await fixture?.stop();
+  });
 
   const live = (file: string) => join(dir, 'state', 'certs', NAMES[0]!, file);
 
@@ -107,6 +128,26 @@ describe('dehydrated against akamu', { timeout: 240_000 }, () => {
     assert.notEqual(again.code, 0, `dehydrated accepted a second revocation:\n${describeResult(again)}`);
     assert.match(`${again.stdout}\n${again.stderr}`, /urn:ietf:params:acme:error:alreadyRevoked/);
     assert.equal(serialOf(await readFile(copy, 'utf8')), serials[1]);
+  });
+
+  test('obtains a certificate over tls-alpn-01 with the RFC 8737 certificate it makes with openssl', {
+    skip,
+  }, async () => {
+    const name = 'alpn.dehydrated.example.localhost';
+    assertOk(
+      await dehydrated(
+        '--cron',
+        '--domain',
+        name,
+        '--challenge',
+        'tls-alpn-01',
+        '--alpn',
+        join(dir, 'alpn-certs'),
+      ),
+    );
+    const fullchain = join(dir, 'state', 'certs', name, 'fullchain.pem');
+    await opensslVerifyFullChain(akamu.rootCertPath, fullchain, dir, 'alpn');
+    assert.deepEqual(await opensslDnsNames(join(dir, 'alpn.leaf.pem')), [name]);
   });
 
   test('deactivates the account, which then cannot order', { skip }, async () => {
