@@ -679,8 +679,9 @@ export class RegistrationAuthority {
       this.#d.accountUrl(account.id),
     );
     const plan = await this.#d.renewals?.prepareFinalize(order, csr);
+    const tnAuthList = tnAuthListLeaf(order.identifiers);
     const extraExtensions = [
-      ...tnAuthListExtensions(order.identifiers),
+      ...(tnAuthList.extraExtensions ?? []),
       ...this.#mustStaple(tlsFeatures, profileFields?.leaf.ocspUrl, plan),
     ];
 
@@ -705,7 +706,7 @@ export class RegistrationAuthority {
         notBefore: new Date(notBefore),
         notAfter: new Date(notAfter),
         ...profileFields?.leaf,
-        ...tnAuthListLeaf(order.identifiers),
+        ...tnAuthList,
         ...(extraExtensions.length > 0 ? { extraExtensions } : {}),
       });
       certificate = {
