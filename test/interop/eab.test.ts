@@ -1,6 +1,6 @@
 /**
  * External account binding (RFC 8555 §7.3.4) with real clients: akamu requires a binding for every new
- * account (acme.external_account_required), certbot, lego and dehydrated each register with their own
+ * account (acme.external_account_required), certbot, lego, dehydrated and the npm acme-client each register with their own
  * configured key — dehydrated writes its binding's JWK payload by hand with a shell printf — and lego
  * then gets a certificate with the bound account. Without a binding, or with a key that has already bound
  * an account, registration fails with the RFC 8555 problem the client shows.
@@ -8,9 +8,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import * as acme from 'acme-client';
 import { type AkamuProcess, freePort, requireTool, startAkamu } from '../helpers/akamu-process.ts';
 import { opensslVerifyFullChain } from '../helpers/openssl.ts';
 import { describeResult, runTool, type ToolResult } from '../helpers/run-tool.ts';
@@ -23,14 +25,14 @@ const skip = CLIENTS.every((tool) => requireTool(tool))
   ? false
   : 'certbot, lego or dehydrated not installed: apt-get install certbot lego dehydrated';
 
-describe('external account binding with certbot, lego and dehydrated', { timeout: 240_000 }, () => {
+describe('external account binding with certbot, lego, dehydrated and acme-client', { timeout: 240_000 }, () => {
   let akamu: AkamuProcess;
   let dir: string;
   let http01Port: number;
   /** One key per client, and one that no client gets until the reuse test. */
   const keys = Object.fromEntries(
-    [...CLIENTS, 'spare'].map((kid) => [kid, randomBytes(32).toString('base64url')]),
-  ) as Record<Client | 'spare', string>;
+    [...CLIENTS, 'acme-client', 'spare'].map((kid) => [kid, randomBytes(32).toString('base64url')]),
+  ) as Record<Client | 'acme-client' | 'spare', string>;
   // One in 32 random keys starts with '-', which a client's option parser once took for an option: make
   // certbot's and lego's always do.
   keys.certbot = `-${keys.certbot.slice(1)}`;
@@ -131,6 +133,20 @@ describe('external account binding with certbot, lego and dehydrated', { timeout
     const r = await dehydratedRegister('dehydrated', { kid: 'dehydrated', key: keys.dehydrated });
     assert.equal(r.code, 0, describeResult(r, context()));
     assert.match(r.stdout, /Registering account key with ACME server/, describeResult(r));
+  });
+
+  test('acme-client (npm) registers with its key', { skip }, async () => {
+    acme.axios.defaults.httpsAgent = new Agent({ ca: await readFile(akamu.rootCertPath) });
+    const client = new acme.Client({
+      directoryUrl: akamu.directoryUrl,
+      accountKey: await acme.crypto.createPrivateRsaKey(2048),
+      externalAccountBinding: { kid: 'acme-client', hmacKey: keys['acme-client'] },
+    });
+    const account = await client.createAccount({
+      termsOfServiceAgreed: true,
+      contact: ['mailto:ops@example.com'],
+    });
+    assert.equal(account.status, 'valid');
   });
 
   test('a key that bound an account cannot bind another, whoever sends it', { skip }, async () => {

@@ -2,11 +2,12 @@
  * golang.org/x/crypto/acme — the client inside Go's autocert and the base of cert-manager's ACME
  * issuer — against a real `akamu serve`. test/interop/go-acme/main.go is built here with Debian's Go and
  * the package's Debian source (`golang-go`, `golang-golang-x-crypto-dev`; no module download), then runs
- * the whole flow: http-01 for two names, tls-alpn-01 with the package's own RFC 8737 certificate, the
+ * the whole flow against a server that requires external account binding (RFC 8555 §7.3.4): http-01 for two names, tls-alpn-01 with the package's own RFC 8737 certificate, the
  * certificate fetched again as a bundle, revocation (checked with `openssl ocsp` against akamu's
  * responder), key rollover, and deactivation.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -50,7 +51,15 @@ describe('golang.org/x/crypto/acme against akamu', { timeout: 240_000 }, () => {
       timeoutMs: 180_000,
     });
     const [httpPort, alpnPort] = [await freePort(), await freePort()];
-    akamu = await startAkamu({ config: { va: { http01_port: httpPort, tls_alpn01_port: alpnPort } } });
+    // A binding is required for every account, as CAs that serve cert-manager often do.
+    const eabKey = randomBytes(32).toString('base64url');
+    akamu = await startAkamu({
+      config: {
+        va: { http01_port: httpPort, tls_alpn01_port: alpnPort },
+        acme: { external_account_required: true },
+        eab: { keys: { 'go-acme': { hmac_key: eabKey } } },
+      },
+    });
     const r = await runTool(join(dir, 'go-acme'), [
       '-directory', akamu.directoryUrl,
       '-root', akamu.rootCertPath,
@@ -59,6 +68,8 @@ describe('golang.org/x/crypto/acme against akamu', { timeout: 240_000 }, () => {
       '-http-names', HTTP_NAMES.join(','),
       '-alpn-name', ALPN_NAME,
       '-out', dir,
+      '-eab-kid', 'go-acme',
+      `-eab-key=${eabKey}`,
     ]); // biome-ignore format: one flag per line
     const lines = r.stdout.trim().split('\n').filter(Boolean);
     steps = new Map(lines.map((line) => JSON.parse(line) as Step).map((s) => [s.step, s]));
@@ -77,7 +88,9 @@ describe('golang.org/x/crypto/acme against akamu', { timeout: 240_000 }, () => {
     return s;
   };
 
-  test('registers and obtains a certificate for two names over http-01', { skip }, async () => {
+  test('registers with an external account binding and obtains a certificate for two names over http-01', {
+    skip,
+  }, async () => {
     assert.equal(step('register').status, 'valid');
     assert.equal(
       step('http01').certificates,

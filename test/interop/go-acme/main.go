@@ -1,7 +1,7 @@
 // go-acme drives golang.org/x/crypto/acme — the ACME client of Go's autocert and the base of
 // cert-manager's — against an ACME server, for akamu's interop tests (test/interop/go-acme.test.ts).
 //
-// It registers, obtains one certificate for -http-names over http-01 (answering on -http-port) and one
+// It registers (with an external account binding when -eab-kid is given), obtains one certificate for -http-names over http-01 (answering on -http-port) and one
 // for -alpn-name over tls-alpn-01 (answering on -alpn-port with the package's own RFC 8737 certificate),
 // downloads the first again, revokes it twice (the package takes alreadyRevoked as done), rolls the account key over and
 // deactivates the account. Each step prints one JSON line; any unexpected error exits 1.
@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -38,6 +39,8 @@ var (
 	httpNames = flag.String("http-names", "", "comma-separated names for the http-01 certificate")
 	alpnName  = flag.String("alpn-name", "", "name for the tls-alpn-01 certificate")
 	outDir    = flag.String("out", "", "directory for the issued chains (http01.pem, alpn.pem)")
+	eabKID    = flag.String("eab-kid", "", "external account binding key id (RFC 8555 §7.3.4), if required")
+	eabKey    = flag.String("eab-key", "", "external account binding MAC key, base64url")
 )
 
 func report(step string, fields map[string]any) {
@@ -72,7 +75,15 @@ func main() {
 		},
 	}
 
-	account, err := client.Register(ctx, &acme.Account{Contact: []string{"mailto:admin@example.com"}}, acme.AcceptTOS)
+	newAccount := &acme.Account{Contact: []string{"mailto:admin@example.com"}}
+	if *eabKID != "" {
+		key, err := base64.RawURLEncoding.DecodeString(*eabKey)
+		if err != nil {
+			fail("eab", err)
+		}
+		newAccount.ExternalAccountBinding = &acme.ExternalAccountBinding{KID: *eabKID, Key: key}
+	}
+	account, err := client.Register(ctx, newAccount, acme.AcceptTOS)
 	if err != nil {
 		fail("register", err)
 	}
