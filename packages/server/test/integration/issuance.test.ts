@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { AcmeProblemError, createCsr, generateKey, JwsSigner } from '@akamu/client';
+import { AcmeProblemError, createCsr, generateKey, Http01Solver, JwsSigner } from '@akamu/client';
 import { pemToDer } from '@akamu/protocol';
 import { startTestCa, type TestCa } from '../helpers.ts';
 
@@ -126,6 +126,31 @@ describe('issuance', () => {
     const { pem } = await issue(client, [], ['127.0.0.1']);
     const leaf = new X509Certificate(pemToDer(pem)[0]!);
     assert.equal(leaf.subjectAltName, 'IP Address:127.0.0.1');
+  });
+
+  it('issues for ::1 over IPv6: http-01 fetched from http://[::1]:port/', async () => {
+    // The solver's tokens, answered on the IPv6 loopback at the port the validator uses.
+    const v6 = new Http01Solver({ port: ca.solver.port, host: '::1' });
+    await v6.start();
+    try {
+      const client = await ca.account();
+      const { url, order } = await client.newOrder({ identifiers: [{ type: 'ip', value: '0:0::1' }] });
+      assert.deepEqual(order.identifiers, [{ type: 'ip', value: '::1' }], 'RFC 5952 canonical form');
+      const authz = await client.getAuthorization(order.authorizations[0]!);
+      const challenge = authz.challenges.find((c) => c.type === 'http-01')!;
+      await v6.present(authz.identifier, challenge, client.keyAuthorization(challenge.token));
+      await client.respondChallenge(challenge.url);
+      assert.equal((await client.waitForAuthorization(order.authorizations[0]!)).status, 'valid');
+      const ready = await client.waitForOrder(url, ['ready']);
+      const valid = await client.finalize(
+        ready,
+        createCsr({ key: generateKey('ec:P-256'), ipAddresses: ['::1'] }),
+      );
+      const { pem } = await client.downloadCertificate(valid.certificate!);
+      assert.equal(new X509Certificate(pemToDer(pem)[0]!).subjectAltName, 'IP Address:0:0:0:0:0:0:0:1');
+    } finally {
+      await v6.stop();
+    }
   });
 
   it('reuses a valid authorization of the same account, not of another', async () => {

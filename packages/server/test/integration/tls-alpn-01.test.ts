@@ -80,6 +80,34 @@ describe('tls-alpn-01', () => {
     assert.ok(responder.seenServernames.includes('1.0.0.127.in-addr.arpa'), 'SNI is the reverse name');
   });
 
+  it('validates ::1 over IPv6 with the ip6.arpa SNI', async () => {
+    // The same responder on the IPv6 loopback, same port: the validator connects to [::1]:port.
+    const v6 = new TlsAlpnResponder();
+    await v6.start('::1', responder.port);
+    try {
+      const client = await ca.account();
+      const { url, order } = await client.newOrder({ identifiers: [{ type: 'ip', value: '::1' }] });
+      const authzUrl = order.authorizations[0]!;
+      const authz = await client.getAuthorization(authzUrl);
+      assert.deepEqual(authz.identifier, { type: 'ip', value: '::1' });
+      const challenge = authz.challenges.find((c) => c.type === 'tls-alpn-01')!;
+      v6.set(authz.identifier, client.keyAuthorization(challenge.token));
+      await client.respondChallenge(challenge.url);
+      const settled = await settle(client, authzUrl);
+      assert.equal(settled.status, 'valid', JSON.stringify(settled));
+      // RFC 8738 §6: the nibbles of the address, reversed, under ip6.arpa.
+      assert.ok(v6.seenServernames.includes(`1.${'0.'.repeat(31)}ip6.arpa`), v6.seenServernames.join(', '));
+      const valid = await client.finalize(
+        await client.waitForOrder(url, ['ready']),
+        createCsr({ key: generateKey('ec:P-256'), ipAddresses: ['::1'] }),
+      );
+      const { pem } = await client.downloadCertificate(valid.certificate!);
+      assert.equal(new X509Certificate(pemToDer(pem)[0]!).subjectAltName, 'IP Address:0:0:0:0:0:0:0:1');
+    } finally {
+      await v6.stop();
+    }
+  });
+
   it('is offered for DNS names and IPs, not for wildcards or .onion names (RFC 8737 §5)', () => {
     const v = new TlsAlpn01Validator({
       port: 443,
