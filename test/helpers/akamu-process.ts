@@ -39,6 +39,8 @@ export interface AkamuProcess {
   /** Everything the server wrote so far (the tail, for failure messages). */
   readonly stdout: string;
   readonly stderr: string;
+  /** How the process ended, once it has: exit code or signal (SIGKILL when SIGTERM was not enough). */
+  readonly exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** SIGTERM, SIGKILL after 5 s, then removes the temporary directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -94,7 +96,13 @@ export async function startAkamu(opts: StartAkamuOptions = {}): Promise<AkamuPro
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = append(stderr, chunk);
   });
-  const exited = new Promise<void>((done) => child.once('close', () => done()));
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exited = new Promise<void>((done) =>
+    child.once('close', (code, signal) => {
+      exit = { code, signal };
+      done();
+    }),
+  );
 
   const cleanUp = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -124,6 +132,9 @@ export async function startAkamu(opts: StartAkamuOptions = {}): Promise<AkamuPro
       },
       get stderr() {
         return stderr;
+      },
+      get exit() {
+        return exit;
       },
       stop() {
         stopped ??= cleanUp();

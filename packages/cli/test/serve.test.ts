@@ -46,5 +46,7 @@ describe('akamu serve', () => {
     } finally {
       await ca.stop();
     }
+    // SIGTERM: a clean shutdown (requests finished, database closed) and exit 0, not the SIGKILL after 5 s.
+    assert.deepEqual(ca.exit, { code: 0, signal: null }, ca.stderr);
   });
 });
