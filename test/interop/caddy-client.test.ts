@@ -1,12 +1,12 @@
 /**
  * Caddy (Debian package `caddy`) as an ACME client of a real `akamu serve`: Caddy's automatic HTTPS
- * (CertMagic and acmez, the client Caddy users run) obtains one certificate over tls-alpn-01 and one over
- * http-01, on the ports akamu's validator connects to, then serves HTTPS with them and staples akamu's
+ * (CertMagic and acmez, the client Caddy users run) registers with an external account binding and
+ * obtains one certificate over tls-alpn-01 and one over http-01, on the ports akamu's validator connects to, then serves HTTPS with them and staples akamu's
  * OCSP response (RFC 6960), which openssl verifies against akamu's root.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -40,21 +40,31 @@ describe('Caddy as an ACME client of akamu', { timeout: 240_000 }, () => {
     dir = await mkdtemp(join(tmpdir(), 'akamu-caddy-'));
     const httpPort = await freePort();
     httpsPort = await freePort();
+    // One external account binding key per site: each site's issuer has its own account (its own email).
+    const eabKeys = {
+      alpn: randomBytes(32).toString('base64url'),
+      http: randomBytes(32).toString('base64url'),
+    };
     akamu = await startAkamu({
       config: {
         va: { http01_port: httpPort, tls_alpn01_port: httpsPort },
         // An OCSP URL in every certificate, for Caddy to fetch and staple.
         ocsp: { include_in_certificates: true },
+        // Every account needs a binding (RFC 8555 §7.3.4), which Caddy's issuer sends with `eab`.
+        acme: { external_account_required: true },
+        eab: { keys: { 'caddy-alpn': { hmac_key: eabKeys.alpn }, 'caddy-http': { hmac_key: eabKeys.http } } },
       },
     });
     rootPem = await readFile(akamu.rootCertPath, 'utf8');
-    const site = (name: string, disable: string) =>
+    const site = (name: string, disable: string, eab: 'alpn' | 'http') =>
       [
         `${name} {`,
         '\ttls {',
         '\t\tissuer acme {',
         `\t\t\tdir ${akamu.directoryUrl}`,
         `\t\t\ttrusted_roots ${akamu.rootCertPath}`,
+        `\t\t\temail ${eab}@example.com`,
+        `\t\t\teab caddy-${eab} ${eabKeys[eab]}`,
         `\t\t\t${disable}`,
         '\t\t}',
         '\t}',
@@ -72,8 +82,8 @@ describe('Caddy as an ACME client of akamu', { timeout: 240_000 }, () => {
         '\temail admin@example.com',
         '\tskip_install_trust',
         '}',
-        site(ALPN_NAME, 'disable_http_challenge'),
-        site(HTTP_NAME, 'disable_tlsalpn_challenge'),
+        site(ALPN_NAME, 'disable_http_challenge', 'alpn'),
+        site(HTTP_NAME, 'disable_tlsalpn_challenge', 'http'),
         '',
       ].join('\n'),
     );
