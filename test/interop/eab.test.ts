@@ -25,7 +25,7 @@ const skip = CLIENTS.every((tool) => requireTool(tool))
   ? false
   : 'certbot, lego or dehydrated not installed: apt-get install certbot lego dehydrated';
 
-describe('external account binding with certbot, lego, dehydrated and acme-client', { timeout: 240_000 }, () => {
+describe('external account binding with certbot, lego, dehydrated, acme-client', { timeout: 240_000 }, () => {
   let akamu: AkamuProcess;
   let dir: string;
   let http01Port: number;
