@@ -1,8 +1,9 @@
 /**
- * `npm test`: the whole suite on SQLite, then the ACME integration and interop suites again on PostgreSQL
+ * `npm test`: the static checks (`tsc --noEmit`, `biome check`), then the whole suite on SQLite, then the ACME integration and interop suites again on PostgreSQL
  * and on MariaDB (TEST_DB_BACKEND), each against a fresh database. Under CI=true an unreachable
  * PostgreSQL or MariaDB fails the run; elsewhere those runs are skipped with a message saying how to
- * enable them. Extra arguments are passed to node --test (e.g. a file list) and limit the run to SQLite.
+ * enable them. Extra arguments are passed to node --test (e.g. a file list) and limit the run to SQLite,
+ * without the static checks.
  */
 import { spawn } from 'node:child_process';
 import { globSync } from 'node:fs';
@@ -37,7 +38,26 @@ function run(backend: Backend, testFiles: string[]): Promise<{ pass: number; fai
   );
 }
 
+/** A static check (npm puts node_modules/.bin first on PATH): true when it exits 0. */
+function check(name: string, command: string, args: string[]): Promise<boolean> {
+  process.stdout.write(`\n=== npm test: ${name} (${[command, ...args].join(' ')}) ===\n`);
+  const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  return new Promise((resolve) => {
+    child.once('error', (e) => {
+      process.stdout.write(`cannot run ${command}: ${e.message}\n`);
+      resolve(false);
+    });
+    child.once('close', (code) => resolve(code === 0));
+  });
+}
+
 const explicit = process.argv.slice(2);
+const staticFailures: string[] = [];
+if (explicit.length === 0) {
+  if (!(await check('typecheck', 'tsc', ['--noEmit', '-p', 'tsconfig.json'])))
+    staticFailures.push('typecheck');
+  if (!(await check('lint', 'biome', ['check', '.']))) staticFailures.push('lint');
+}
 const results: { backend: Backend; pass: number; fail: number; code: number }[] = [];
 results.push({ backend: 'sqlite', ...(await run('sqlite', explicit.length > 0 ? explicit : files(ALL))) });
 if (explicit.length === 0) {
@@ -61,4 +81,5 @@ process.stdout.write(
   `\n${results.map((r) => `${r.backend}: ${r.pass} passed, ${r.fail} failed`).join('; ')}\n`,
 );
 process.stdout.write(`tests: ${pass} passed, ${fail} failed\n`);
-process.exitCode = results.some((r) => r.code !== 0) ? 1 : 0;
+if (staticFailures.length > 0) process.stdout.write(`static checks failed: ${staticFailures.join(', ')}\n`);
+process.exitCode = results.some((r) => r.code !== 0) || staticFailures.length > 0 ? 1 : 0;
