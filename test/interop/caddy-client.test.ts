@@ -5,16 +5,17 @@
  * OCSP response (RFC 6960), which openssl verifies against akamu's root.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect } from 'node:tls';
 import { type AkamuProcess, freePort, requireTool, startAkamu } from '../helpers/akamu-process.ts';
+import { type CaddyProcess, startCaddy } from '../helpers/caddy-process.ts';
 import { opensslVerifyFullChain, splitPemCertificates } from '../helpers/openssl.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import { runToolOk } from '../helpers/run-tool.ts';
 
 /** One name per challenge type: Caddy picks among the enabled ones, so each site enables one. */
@@ -29,8 +30,7 @@ const skip =
 
 describe('Caddy as an ACME client of akamu', { timeout: 240_000 }, () => {
   let akamu: AkamuProcess;
-  let caddy: ChildProcess | undefined;
-  let caddyLog = '';
+  let caddy: CaddyProcess | undefined;
   let dir: string;
   let httpsPort: number;
   let rootPem: string;
@@ -71,8 +71,9 @@ describe('Caddy as an ACME client of akamu', { timeout: 240_000 }, () => {
         `\trespond "hello from ${name}"`,
         '}',
       ].join('\n');
-    await writeFile(
-      join(dir, 'Caddyfile'),
+    // SSL_CERT_FILE: Go's trust store for Caddy's own HTTPS requests (the OCSP fetch).
+    caddy = await startCaddy(
+      dir,
       [
         '{',
         '\tadmin off',
@@ -84,57 +85,35 @@ describe('Caddy as an ACME client of akamu', { timeout: 240_000 }, () => {
         '}',
         site(ALPN_NAME, 'disable_http_challenge', 'alpn'),
         site(HTTP_NAME, 'disable_tlsalpn_challenge', 'http'),
-        '',
-      ].join('\n'),
+      ],
+      { SSL_CERT_FILE: akamu.rootCertPath },
     );
-    const home = join(dir, 'home');
-    await mkdir(home);
-    caddy = spawn('caddy', ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], {
-      cwd: dir,
-      // SSL_CERT_FILE: Go's trust store for Caddy's own HTTPS requests (the OCSP fetch).
-      env: {
-        ...process.env,
-        HOME: home,
-        XDG_DATA_HOME: home,
-        XDG_CONFIG_HOME: home,
-        SSL_CERT_FILE: akamu.rootCertPath,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const capture = (chunk: Buffer) => {
-      caddyLog = (caddyLog + chunk.toString('utf8')).slice(-1024 * 1024);
-    };
-    caddy.stdout?.on('data', capture);
-    caddy.stderr?.on('data', capture);
   });
 
   after(async () => {
-    if (caddy && caddy.exitCode === null && caddy.signalCode === null) {
-      const closed = new Promise((done) => caddy?.once('close', done));
-      caddy.kill('SIGTERM');
-      const force = setTimeout(() => caddy?.kill('SIGKILL'), 5_000);
-      await closed;
-      clearTimeout(force);
-    }
+    await caddy?.stop();
     await akamu?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const context = () => `\n--- caddy ---\n${caddyLog.slice(-20_000)}\n--- akamu stderr ---\n${akamu.stderr}`;
+  const caddyLog = () => caddy?.log ?? '';
+  const context = () =>
+    `\n--- caddy ---\n${caddyLog().slice(-20_000)}\n--- akamu stderr ---\n${akamu.stderr}`;
 
   /** The certificate file Caddy stores for `name` once it has one: certificates/<issuer>/<name>/<name>.crt. */
   async function storedCertificate(name: string): Promise<string> {
-    const deadline = Date.now() + OBTAIN_TIMEOUT_MS;
-    for (;;) {
-      const root = join(dir, 'storage', 'certificates');
-      for (const issuer of await readdir(root).catch(() => [])) {
-        const file = join(root, issuer, name, `${name}.crt`);
-        const pem = await readFile(file, 'utf8').catch(() => undefined);
-        if (pem) return file;
-      }
-      assert.ok(Date.now() < deadline, `Caddy stored no certificate for ${name}${context()}`);
-      await new Promise((done) => setTimeout(done, 200));
-    }
+    const root = join(dir, 'storage', 'certificates');
+    return pollUntil(
+      async () => {
+        for (const issuer of await readdir(root).catch(() => [])) {
+          const file = join(root, issuer, name, `${name}.crt`);
+          if (await readFile(file, 'utf8').catch(() => undefined)) return file;
+        }
+        return undefined;
+      },
+      OBTAIN_TIMEOUT_MS,
+      () => `Caddy stored no certificate for ${name}${context()}`,
+    );
   }
 
   /** The certificate file verifies against akamu's root: the leaf and the intermediate, once each. */
@@ -150,7 +129,7 @@ describe('Caddy as an ACME client of akamu', { timeout: 240_000 }, () => {
   test('obtains a certificate over tls-alpn-01 and serves HTTPS with it', { skip }, async () => {
     const leaf = await checkStored(ALPN_NAME);
     assert.match(
-      caddyLog,
+      caddyLog(),
       new RegExp(`"identifier":"${ALPN_NAME}","challenge_type":"tls-alpn-01"`),
       context(),
     );
@@ -160,7 +139,7 @@ describe('Caddy as an ACME client of akamu', { timeout: 240_000 }, () => {
 
   test('obtains a certificate over http-01 and serves HTTPS with it', { skip }, async () => {
     const leaf = await checkStored(HTTP_NAME);
-    assert.match(caddyLog, new RegExp(`"identifier":"${HTTP_NAME}","challenge_type":"http-01"`), context());
+    assert.match(caddyLog(), new RegExp(`"identifier":"${HTTP_NAME}","challenge_type":"http-01"`), context());
     assert.equal(await httpsGet(HTTP_NAME), `hello from ${HTTP_NAME}`);
     assert.equal((await servedCertificate(HTTP_NAME)).serialNumber, leaf.serialNumber);
   });
@@ -171,14 +150,11 @@ describe('Caddy as an ACME client of akamu', { timeout: 240_000 }, () => {
     await writeFile(join(dir, 'ocsp-leaf.pem'), leafPem!);
     await writeFile(join(dir, 'ocsp-issuer.pem'), issuerPem!);
     // Caddy fetches the staple when it loads the certificate: wait for it to appear in handshakes.
-    const deadline = Date.now() + OBTAIN_TIMEOUT_MS;
-    let staple: Buffer | undefined;
-    while (!staple) {
-      staple = (await servedCertificate(ALPN_NAME)).staple;
-      if (staple) break;
-      assert.ok(Date.now() < deadline, `Caddy stapled no OCSP response${context()}`);
-      await new Promise((done) => setTimeout(done, 250));
-    }
+    const staple = await pollUntil(
+      async () => (await servedCertificate(ALPN_NAME)).staple,
+      OBTAIN_TIMEOUT_MS,
+      () => `Caddy stapled no OCSP response${context()}`,
+    );
     await writeFile(join(dir, 'staple.der'), staple);
     const r = await runToolOk('openssl', [
       'ocsp',

@@ -6,14 +6,15 @@
  * proxy: every link they follow must be the proxy's, and every JWS `url` the external one.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type AkamuProcess, freePort, requireTool, startAkamu } from '../helpers/akamu-process.ts';
+import { type CaddyProcess, startCaddy } from '../helpers/caddy-process.ts';
 import { opensslVerifyFullChain } from '../helpers/openssl.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import { describeResult, runTool, runToolOk } from '../helpers/run-tool.ts';
 
 const skip =
@@ -23,8 +24,8 @@ const skip =
 
 describe('behind a TLS-terminating reverse proxy (Caddy) with certbot and lego', { timeout: 240_000 }, () => {
   let akamu: AkamuProcess;
-  let caddy: ChildProcess | undefined;
-  let caddyLog = '';
+  let caddy: CaddyProcess | undefined;
+  const caddyLog = () => caddy?.log ?? '';
   let dir: string;
   let proxyUrl: string;
   let http01Port: number;
@@ -56,49 +57,27 @@ describe('behind a TLS-terminating reverse proxy (Caddy) with certbot and lego',
       },
     });
     assert.equal(new URL(akamu.directoryUrl).origin, proxyUrl, 'akamu prints the proxy URL as its directory');
-    const home = join(dir, 'home');
-    await mkdir(home);
-    await writeFile(
-      join(dir, 'Caddyfile'),
-      [
-        '{',
-        '\tadmin off',
-        '\tauto_https off',
-        `\tstorage file_system ${join(dir, 'storage')}`,
-        '}',
-        `${proxyUrl} {`,
-        `\ttls ${proxyCert()} ${join(dir, 'proxy.key')}`,
-        `\treverse_proxy 127.0.0.1:${internalPort}`,
-        '}',
-        '',
-      ].join('\n'),
-    );
-    caddy = spawn('caddy', ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], {
-      cwd: dir,
-      env: { ...process.env, HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const capture = (chunk: Buffer) => {
-      caddyLog = (caddyLog + chunk.toString('utf8')).slice(-1024 * 1024);
-    };
-    caddy.stdout?.on('data', capture);
-    caddy.stderr?.on('data', capture);
+    caddy = await startCaddy(dir, [
+      '{',
+      '\tadmin off',
+      '\tauto_https off',
+      `\tstorage file_system ${join(dir, 'storage')}`,
+      '}',
+      `${proxyUrl} {`,
+      `\ttls ${proxyCert()} ${join(dir, 'proxy.key')}`,
+      `\treverse_proxy 127.0.0.1:${internalPort}`,
+      '}',
+    ]);
     // Ready once the directory answers through the proxy.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const body = await getThroughProxy('/acme/directory').catch(() => undefined);
-      if (body) break;
-      assert.ok(Date.now() < deadline, `the proxy did not answer:\n${caddyLog}`);
-      await new Promise((done) => setTimeout(done, 200));
-    }
+    await pollUntil(
+      () => getThroughProxy('/acme/directory'),
+      30_000,
+      () => `the proxy did not answer:\n${caddyLog()}`,
+    );
   });
 
   after(async () => {
-    if (caddy && caddy.exitCode === null && caddy.signalCode === null) {
-      const closed = new Promise((done) => caddy?.once('close', done));
-      caddy.kill('SIGTERM');
-      await closed;
-    }
+    await caddy?.stop();
     await akamu?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -122,7 +101,8 @@ describe('behind a TLS-terminating reverse proxy (Caddy) with certbot and lego',
     });
   }
 
-  const context = () => `\n--- akamu stderr ---\n${akamu.stderr}\n--- caddy ---\n${caddyLog.slice(-10_000)}`;
+  const context = () =>
+    `\n--- akamu stderr ---\n${akamu.stderr}\n--- caddy ---\n${caddyLog().slice(-10_000)}`;
 
   test('every link of the directory is the proxy’s', { skip }, async () => {
     const directory = JSON.parse(await getThroughProxy('/acme/directory')) as Record<string, unknown>;

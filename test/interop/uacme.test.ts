@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type AkamuProcess, freePort, requireTool } from '../helpers/akamu-process.ts';
 import { opensslDnsNames, opensslVerifyFullChain, serialOf } from '../helpers/openssl.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import { describeResult, runTool, type ToolResult } from '../helpers/run-tool.ts';
 import { startWebrootInterop, type WebrootInterop, type WebrootServer } from '../helpers/webroot-server.ts';
 
@@ -71,8 +72,8 @@ describe('uacme and ualpn against akamu', { timeout: 240_000 }, () => {
     ualpn.stderr?.on('data', (chunk: Buffer) => {
       ualpnLog += chunk.toString('utf8');
     });
-    await waitFor(
-      () => access(join(dir, 'ualpn.sock')),
+    await pollUntil(
+      () => access(join(dir, 'ualpn.sock')).then(() => true),
       10_000,
       () => `ualpn did not start:\n${ualpnLog}`,
     );
@@ -170,20 +171,3 @@ describe('uacme and ualpn against akamu', { timeout: 240_000 }, () => {
     assert.match(refused.stderr, /urn:ietf:params:acme:error:unauthorized/, describeResult(refused));
   });
 });
-
-async function waitFor(
-  probe: () => Promise<unknown>,
-  timeoutMs: number,
-  message: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await probe();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(message());
-      await new Promise((done) => setTimeout(done, 50));
-    }
-  }
-}

@@ -1,5 +1,5 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { fromB64u } from '@akamu/protocol';
+import { derToPem, fromB64u } from '@akamu/protocol';
 
 /**
  * Public keys on the request path: a client's JWK (every new account) and a CSR's SubjectPublicKeyInfo
@@ -10,10 +10,7 @@ import { fromB64u } from '@akamu/protocol';
 
 /** The KeyObject of a DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7). Throws on a malformed or unsupported key. */
 export function importSpki(der: Uint8Array): KeyObject {
-  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  let pem = '-----BEGIN PUBLIC KEY-----\n';
-  for (let i = 0; i < b64.length; i += 64) pem += `${b64.slice(i, i + 64)}\n`;
-  return createPublicKey(`${pem}-----END PUBLIC KEY-----\n`);
+  return createPublicKey(derToPem(der, 'PUBLIC KEY'));
 }
 
 /**
