@@ -454,7 +454,7 @@ export async function createServer(
     const abandonedBefore = now - config.cluster.abandoned_after;
     await ra.resumeValidations(abandonedBefore);
     if (!(await sa.tryAcquireLease('sweep', nodeId, now + 2 * config.cluster.sweep_interval, now))) return;
-    await sa.deleteExpiredNonces(now);
+    await sa.deleteExpiredNonces(now - config.acme.nonce_lifetime);
     await rateLimits?.deleteExpired(now);
     const interrupted = 'issuance was interrupted; place a new order';
     await sa.failStaleProcessingOrders(

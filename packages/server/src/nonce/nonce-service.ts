@@ -15,8 +15,8 @@ export interface NonceService {
  * Nonces that need no storage to issue and one insert to redeem: 6 bytes of issue time (ms), 10 random
  * bytes and a 16-byte HMAC-SHA-256 tag under a key kept in the database (so every node and every restart
  * accepts them). Redeeming checks the tag in constant time and the age, then inserts the nonce into
- * used_nonces, whose primary key makes a second redemption fail on any node. Used nonces are deleted
- * once they could no longer be accepted anyway.
+ * used_nonces under its issue time, whose primary key makes a second redemption fail on any node. Used
+ * nonces are deleted once they could no longer be accepted anyway.
  */
 export class HmacNonceService implements NonceService {
   readonly #key: KeyObject;
@@ -58,7 +58,7 @@ export class HmacNonceService implements NonceService {
     const issuedAt = body.readUIntBE(0, 6);
     const now = this.#clock.now();
     if (issuedAt > now + 60_000 || now - issuedAt > this.#lifetime) return false;
-    return this.#sa.consumeNonce(nonce, issuedAt + this.#lifetime);
+    return this.#sa.consumeNonce(nonce, issuedAt);
   }
 
   #tag(data: Buffer): Buffer {

@@ -294,7 +294,7 @@ export class RegistrationAuthority {
     const newPending = created.filter((a) => a.status === 'pending').length;
     await this.#d.rateLimits?.checkNewOrder(account, order.identifiers, newPending, origin);
     const extension = await this.#d.renewals?.prepareOrder(account, p, order.identifiers);
-    if (extension) await this.#d.renewals!.recordOrder(order.id, extension);
+    await this.#d.renewals?.recordOrder(order.id, extension);
     await this.#d.sa.createOrder(
       order,
       created,

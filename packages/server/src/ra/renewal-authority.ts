@@ -227,8 +227,15 @@ export class RenewalAuthority {
     return delegation;
   }
 
-  /** Stored before the order itself, so an order never exists without its extension row. */
-  async recordOrder(orderId: string, prepared: PreparedOrderExtension): Promise<void> {
+  /**
+   * Stored before the order itself, so an order never exists without its extension row. An order without
+   * extensions is only noted, so that reading its extension later asks no one.
+   */
+  async recordOrder(orderId: string, prepared: PreparedOrderExtension | undefined): Promise<void> {
+    if (!prepared) {
+      this.#d.store.recordOrderWithoutExtension(orderId);
+      return;
+    }
     await this.#d.store.recordOrderExtension({
       orderId,
       replacesCertificateId: prepared.replacesCertificateId,

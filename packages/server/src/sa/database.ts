@@ -13,6 +13,8 @@ import * as createEabKeys from './migrations/2026_11_27_010000_create_eab_keys.t
 import * as createOperators from './migrations/2026_11_28_010000_create_operators.ts';
 import * as createAuditEvents from './migrations/2026_11_28_020000_create_audit_events.ts';
 import * as createRateLimitBuckets from './migrations/2026_11_28_030000_create_rate_limit_buckets.ts';
+import * as keyUsedNoncesByIssueTime from './migrations/2026_12_06_010000_key_used_nonces_by_issue_time.ts';
+import * as keyAuditEventsByTime from './migrations/2026_12_06_020000_key_audit_events_by_time.ts';
 import type { Database } from './tables.ts';
 
 /** Every migration, in order. Names are their file names; new ones are appended, old ones never change. */
@@ -28,6 +30,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_28_010000_create_operators': createOperators,
   '2026_11_28_020000_create_audit_events': createAuditEvents,
   '2026_11_28_030000_create_rate_limit_buckets': createRateLimitBuckets,
+  '2026_12_06_010000_key_used_nonces_by_issue_time': keyUsedNoncesByIssueTime,
+  '2026_12_06_020000_key_audit_events_by_time': keyAuditEventsByTime,
 };
 
 export interface OpenedDatabase {
@@ -51,17 +55,23 @@ export function openDatabase(
   return { db, dialect, ...(poolStats ? { poolStats } : {}), close: () => db.destroy() };
 }
 
-/** Runs pending migrations; refuses a schema newer than this build knows. */
+/**
+ * Runs pending migrations; refuses a schema newer than this build knows. `upTo` stops after the named
+ * migration (tests that upgrade a database holding data written under an older schema).
+ */
 export async function migrateToLatest(
   db: Kysely<Database>,
   dialect: SqlDialectName = 'sqlite',
+  upTo?: string,
 ): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
   // PostgreSQL: keep Kysely's bookkeeping tables in the schema akamu works in (search_path), so several
   // akamu schemas in one database never see each other's migration state.
   const migrationTableSchema = dialect === 'postgres' ? await currentSchema(db) : undefined;
   const migrator = new Migrator({ db, provider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await (upTo === undefined
+    ? migrator.migrateToLatest()
+    : migrator.migrateTo(upTo));
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
     const msg = error instanceof Error ? error.message : String(error);

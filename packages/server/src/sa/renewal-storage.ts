@@ -103,6 +103,11 @@ export interface Delegation {
 /** Storage of the renewal extensions. Every multi-row change is one transaction. */
 export interface RenewalStorage {
   recordOrderExtension(ext: OrderExtension): Promise<void>;
+  /**
+   * Told that an order this node is about to create has no extension, so getOrderExtension need not look
+   * (an extension row is only ever written before its order exists).
+   */
+  recordOrderWithoutExtension(orderId: string): void;
   getOrderExtension(orderId: string): Promise<OrderExtension | undefined>;
   /** Ids of the orders whose `replaces` named this certificate. */
   listReplacingOrderIds(certificateId: string): Promise<string[]>;
@@ -216,6 +221,11 @@ export class SqlRenewalStorage implements RenewalStorage {
         created_at: ext.createdAt,
       })
       .execute();
+    setBounded(this.#extensions, ext.orderId, Object.freeze({ ...ext }), EXTENSION_CACHE_SIZE);
+  }
+
+  recordOrderWithoutExtension(orderId: string): void {
+    setBounded(this.#extensions, orderId, null, EXTENSION_CACHE_SIZE);
   }
 
   /**

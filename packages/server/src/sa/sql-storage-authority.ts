@@ -65,7 +65,7 @@ export class SqlStorageAuthority implements StorageAuthority {
     this.#q = {
       insertNonce: new PreparedQuery((p) =>
         ignoringDuplicates(
-          db.insertInto('used_nonces').values({ nonce: p('nonce'), expires_at: p<number>('expires') }),
+          db.insertInto('used_nonces').values({ issued_at: p<number>('issuedAt'), nonce: p('nonce') }),
           dialect,
         ),
       ),
@@ -194,16 +194,16 @@ export class SqlStorageAuthority implements StorageAuthority {
    * a busy server pays for one commit per batch instead of one per request. Each nonce still gets its own
    * answer (ON CONFLICT DO NOTHING, then the row count says whether this insert was the first).
    */
-  consumeNonce(nonce: string, expiresAt: number): Promise<boolean> {
+  consumeNonce(nonce: string, issuedAt: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.#nonceBatch.push({ nonce, expiresAt, resolve, reject });
+      this.#nonceBatch.push({ nonce, issuedAt, resolve, reject });
       if (this.#nonceBatch.length === 1) setImmediate(() => void this.#flushNonces());
     });
   }
 
   readonly #nonceBatch: {
     nonce: string;
-    expiresAt: number;
+    issuedAt: number;
     resolve: (used: boolean) => void;
     reject: (e: unknown) => void;
   }[] = [];
@@ -213,7 +213,7 @@ export class SqlStorageAuthority implements StorageAuthority {
     if (batch.length === 1) {
       const n = batch[0]!;
       this.#q.insertNonce
-        .execute(this.#db, { nonce: n.nonce, expires: n.expiresAt })
+        .execute(this.#db, { nonce: n.nonce, issuedAt: n.issuedAt })
         .then((r) => n.resolve(Number(r.numAffectedRows) === 1), n.reject);
       return;
     }
@@ -221,7 +221,7 @@ export class SqlStorageAuthority implements StorageAuthority {
       const results = await this.#db.transaction().execute(async (trx) => {
         const out: boolean[] = [];
         for (const n of batch) {
-          const r = await this.#q.insertNonce.execute(trx, { nonce: n.nonce, expires: n.expiresAt });
+          const r = await this.#q.insertNonce.execute(trx, { nonce: n.nonce, issuedAt: n.issuedAt });
           out.push(Number(r.numAffectedRows) === 1);
         }
         return out;
@@ -232,8 +232,11 @@ export class SqlStorageAuthority implements StorageAuthority {
     }
   }
 
-  async deleteExpiredNonces(now: number): Promise<number> {
-    const r = await this.#db.deleteFrom('used_nonces').where('expires_at', '<', now).executeTakeFirst();
+  async deleteExpiredNonces(issuedBefore: number): Promise<number> {
+    const r = await this.#db
+      .deleteFrom('used_nonces')
+      .where('issued_at', '<', issuedBefore)
+      .executeTakeFirst();
     return Number(r.numDeletedRows);
   }
 
@@ -257,11 +260,15 @@ export class SqlStorageAuthority implements StorageAuthority {
   }
 
   async createAccount(account: Account, audit?: AuditEvent): Promise<{ account: Account; created: boolean }> {
+    const row = accountToRow(account);
     try {
       await this.#audited(async (trx, record) => {
-        await this.#q.insertAccount.execute(trx, accountToRow(account));
+        await this.#q.insertAccount.execute(trx, row);
         await record(audit);
       });
+      // The new account's next request (by kid) finds it here instead of reading it back: the same object
+      // a read of the row gives, so the cache never holds the caller's own (mutable) one.
+      this.#remember(accountRowToAccount(row));
       return { account, created: true };
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;

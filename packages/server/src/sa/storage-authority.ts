@@ -23,9 +23,13 @@ export interface StorageAuthority {
   /** Returns the stored value, storing `value` first if the setting is absent (first writer wins). */
   getOrCreateSetting(name: string, value: string): Promise<string>;
 
-  /** Records a nonce as used; false if it was used before. */
-  consumeNonce(nonce: string, expiresAt: number): Promise<boolean>;
-  deleteExpiredNonces(now: number): Promise<number>;
+  /**
+   * Records a nonce as used; false if it was used before. `issuedAt` is the issue time the nonce itself
+   * carries, so every use of the same nonce comes with the same one (used nonces are kept by it).
+   */
+  consumeNonce(nonce: string, issuedAt: number): Promise<boolean>;
+  /** Forgets used nonces issued before `issuedBefore` (too old to be accepted anyway). */
+  deleteExpiredNonces(issuedBefore: number): Promise<number>;
 
   getAccount(id: string): Promise<Account | undefined>;
   getAccountByThumbprint(thumbprint: string): Promise<Account | undefined>;

@@ -4,9 +4,10 @@ export interface SettingsTable {
   name: string;
   value: string;
 }
+/** Keyed by (issued_at, nonce); on SQLite WITHOUT ROWID (migration 2026_12_06_010000). */
 export interface UsedNoncesTable {
+  issued_at: number;
   nonce: string;
-  expires_at: number;
 }
 export interface AccountsTable {
   id: string;
@@ -129,6 +130,7 @@ export interface OperatorsTable {
 }
 
 /** The audit log (2026_11_28_020000_create_audit_events); sa/audit-storage.ts. */
+/** Keyed by (at, id); on SQLite WITHOUT ROWID (migration 2026_12_06_020000). */
 export interface AuditEventsTable {
   id: string;
   at: number;

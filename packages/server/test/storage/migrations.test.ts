@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,50 +12,200 @@ import {
   provisionDatabase,
 } from '../../../../test/support/databases.ts';
 import { createServer } from '../../src/index.ts';
+import { HmacNonceService } from '../../src/nonce/nonce-service.ts';
+import { type AuditQuery, queryAuditEvents } from '../../src/sa/audit-storage.ts';
 import { migrateToLatest, openDatabase } from '../../src/sa/database.ts';
+import { SqlStorageAuthority } from '../../src/sa/sql-storage-authority.ts';
+
+/** `test` once per backend, each on a fresh database (skipped, with the reason, when a backend is absent). */
+function onEveryBackend(title: string, name: string, test: (url: string) => Promise<void>): void {
+  for (const backend of BACKENDS) {
+    describe(`${title} on ${backend}`, async () => {
+      const skip = await backendSkipReason(backend);
+      let provisioned: ProvisionedDatabase;
+      let url: string;
+      before(async () => {
+        if (skip) return;
+        provisioned = await provisionDatabase(backend);
+        url =
+          provisioned.url ??
+          `sqlite:${path.join(mkdtempSync(path.join(tmpdir(), 'akamu-mig-')), 'akamu.db')}`;
+      });
+      after(async () => {
+        if (!skip) await provisioned.drop();
+      });
+      it(name, { skip }, () => test(url));
+    });
+  }
+}
 
 /** One set of migrations on every backend; a schema newer than this build is refused at start. */
-for (const backend of BACKENDS) {
-  describe(`migrations on ${backend}`, async () => {
-    const skip = await backendSkipReason(backend);
-    let provisioned: ProvisionedDatabase;
-    let url: string;
-    before(async () => {
-      if (skip) return;
-      provisioned = await provisionDatabase(backend);
-      url =
-        provisioned.url ?? `sqlite:${path.join(mkdtempSync(path.join(tmpdir(), 'akamu-mig-')), 'akamu.db')}`;
-    });
-    after(async () => {
-      if (!skip) await provisioned.drop();
-    });
-
-    it('migrates an empty database, is idempotent, and refuses a schema from a newer akamu', {
-      skip,
-    }, async () => {
-      const opened = openDatabase(url);
-      try {
-        await migrateToLatest(opened.db, opened.dialect);
-        await migrateToLatest(opened.db, opened.dialect);
-        const applied = await sql<{ n: number }>`select count(*) as n from kysely_migration`.execute(
-          opened.db,
-        );
-        assert.ok(Number(applied.rows[0]!.n) >= 1);
-        // A migration this build does not know, as a newer akamu would have recorded it.
-        await sql`insert into kysely_migration (name, timestamp) values (${'2099_01_01_000000_from_the_future'}, ${new Date().toISOString()})`.execute(
-          opened.db,
-        );
-      } finally {
-        await opened.close();
-      }
-      await assert.rejects(
-        createServer({
-          data_dir: mkdtempSync(path.join(tmpdir(), 'akamu-mig-data-')),
-          database: { url },
-          server: { port: 0, log_level: 'silent' },
-        }),
-        /newer than this version of akamu/,
+onEveryBackend(
+  'migrations',
+  'migrates an empty database, is idempotent, and refuses a schema from a newer akamu',
+  async (url) => {
+    const opened = openDatabase(url);
+    try {
+      await migrateToLatest(opened.db, opened.dialect);
+      await migrateToLatest(opened.db, opened.dialect);
+      const applied = await sql<{ n: number }>`select count(*) as n from kysely_migration`.execute(opened.db);
+      assert.ok(Number(applied.rows[0]!.n) >= 1);
+      // A migration this build does not know, as a newer akamu would have recorded it.
+      await sql`insert into kysely_migration (name, timestamp) values (${'2099_01_01_000000_from_the_future'}, ${new Date().toISOString()})`.execute(
+        opened.db,
       );
-    });
-  });
-}
+    } finally {
+      await opened.close();
+    }
+    await assert.rejects(
+      createServer({
+        data_dir: mkdtempSync(path.join(tmpdir(), 'akamu-mig-data-')),
+        database: { url },
+        server: { port: 0, log_level: 'silent' },
+      }),
+      /newer than this version of akamu/,
+    );
+  },
+);
+
+/** An upgrade keeps what the database already holds: every nonce used before it stays used after it. */
+onEveryBackend(
+  'migration 2026_12_06_010000 (used nonces keyed by issue time)',
+  'carries every used nonce over, so none can be redeemed again after the upgrade',
+  async (url) => {
+    const opened = openDatabase(url);
+    try {
+      await migrateToLatest(opened.db, opened.dialect, '2026_11_28_030000_create_rate_limit_buckets');
+      let sa: SqlStorageAuthority | undefined;
+      const lifetime = 3_600_000;
+      const nonces = new HmacNonceService(
+        randomBytes(32),
+        { consumeNonce: (n, issuedAt) => sa!.consumeNonce(n, issuedAt) },
+        { now: () => Date.now() },
+        lifetime,
+      );
+      const used = Array.from({ length: 7 }, () => nonces.issue());
+      const fresh = nonces.issue();
+      // More than one page of the migration's copy (5,000 rows), in the format nonces have.
+      const many = Array.from({ length: 5600 }, () => {
+        const body = randomBytes(32);
+        body.writeUIntBE(Date.now() - Math.floor(Math.random() * lifetime), 0, 6);
+        return body.toString('base64url');
+      });
+      for (let i = 0; i < many.length; i += 700) {
+        await opened.db
+          .insertInto('used_nonces' as never)
+          .values(
+            many.slice(i, i + 700).map((nonce) => ({ nonce, expires_at: Date.now() + lifetime })) as never,
+          )
+          .execute();
+      }
+      // Redeemed under the old schema, as the previous release stored them: keyed by the nonce, with
+      // the expiry it computed from the lifetime.
+      for (const n of [...used, 'not-a-nonce-this-ca-issued']) {
+        await sql`insert into used_nonces (nonce, expires_at) values (${n}, ${Date.now() + lifetime})`.execute(
+          opened.db,
+        );
+      }
+
+      await migrateToLatest(opened.db, opened.dialect);
+      sa = new SqlStorageAuthority(opened.db, { dialect: opened.dialect });
+
+      for (const n of used) assert.equal(await nonces.redeem(n), false, `${n} was used before the upgrade`);
+      assert.equal(await nonces.redeem(fresh), true);
+      assert.equal(await nonces.redeem(fresh), false);
+      const rows = await sql<{
+        issued_at: number | string;
+        nonce: string;
+      }>`select issued_at, nonce from used_nonces`.execute(opened.db);
+      // The row that was no nonce of this CA is gone; every other carries the issue time inside it.
+      assert.equal(rows.rows.length, many.length + used.length + 1);
+      for (const r of rows.rows) {
+        assert.equal(Number(r.issued_at), Buffer.from(r.nonce, 'base64url').readUIntBE(0, 6));
+      }
+      assert.equal(await sa.deleteExpiredNonces(Date.now() + 1), many.length + used.length + 1);
+      if (opened.dialect === 'sqlite') {
+        const ddl = await sql<{
+          sql: string;
+        }>`select sql from sqlite_master where name = 'used_nonces'`.execute(opened.db);
+        assert.match(ddl.rows[0]!.sql, /without rowid/i);
+      }
+    } finally {
+      await opened.close();
+    }
+  },
+);
+
+/** Every audit event survives the re-keying, and every query lists the same events in the same order. */
+onEveryBackend(
+  'migration 2026_12_06_020000 (audit events keyed by time)',
+  'keeps every event, and every query answers the same pages after the upgrade',
+  async (url) => {
+    const opened = openDatabase(url);
+    try {
+      await migrateToLatest(opened.db, opened.dialect, '2026_12_06_010000_key_used_nonces_by_issue_time');
+      const types = ['account.created', 'order.created', 'challenge.validated', 'operator.created'];
+      // 250 events over 40 distinct times, so pages break inside runs of equal times (the id decides).
+      const rows = Array.from({ length: 250 }, (_, i) => ({
+        id: randomBytes(12).toString('hex'),
+        at: 1_700_000_000_000 + (i % 40) * 1000,
+        type: types[i % types.length]!,
+        actor: `account:${i % 7}`,
+        object_type: 'order',
+        object_id: `ord-${i % 13}`,
+        outcome: i % 5 === 0 ? 'failure' : 'success',
+        detail: i % 5 === 0 ? 'it failed' : null,
+        source: '127.0.0.1',
+        request_id: `req-${i}`,
+        details: JSON.stringify({ i }),
+      }));
+      for (let i = 0; i < rows.length; i += 50) {
+        await opened.db
+          .insertInto('audit_events')
+          .values(rows.slice(i, i + 50))
+          .execute();
+      }
+      const queries: AuditQuery[] = [
+        { limit: 30 },
+        { type: 'order.created', limit: 7 },
+        { type: 'operator.*' },
+        { actor: 'account:3', limit: 9 },
+        { objectType: 'order', objectId: 'ord-5', limit: 4 },
+        { since: 1_700_000_010_000, until: 1_700_000_020_000, limit: 11 },
+      ];
+      const everyPage = async () => {
+        const out = [];
+        for (const q of queries) {
+          let cursor: string | undefined;
+          do {
+            const page = await queryAuditEvents(opened.db, { ...q, ...(cursor ? { cursor } : {}) });
+            out.push(page.events);
+            cursor = page.next;
+          } while (cursor);
+        }
+        return out;
+      };
+      const before = await everyPage();
+      assert.equal(before[0]!.length, 30);
+
+      await migrateToLatest(opened.db, opened.dialect);
+
+      assert.deepEqual(await everyPage(), before);
+      const all = (await queryAuditEvents(opened.db, { limit: 1000 })).events;
+      assert.equal(all.length, rows.length);
+      // Both re-keying migrations undo (down) without losing an event, and apply again.
+      await migrateToLatest(opened.db, opened.dialect, '2026_11_28_030000_create_rate_limit_buckets');
+      assert.deepEqual(await everyPage(), before);
+      await migrateToLatest(opened.db, opened.dialect);
+      assert.deepEqual(await everyPage(), before);
+      if (opened.dialect === 'sqlite') {
+        const ddl = await sql<{
+          sql: string;
+        }>`select sql from sqlite_master where name = 'audit_events'`.execute(opened.db);
+        assert.match(ddl.rows[0]!.sql, /without rowid/i);
+      }
+    } finally {
+      await opened.close();
+    }
+  },
+);

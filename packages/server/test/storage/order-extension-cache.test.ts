@@ -29,7 +29,7 @@ describe('order extensions: read once per order, then remembered', () => {
   });
   after(() => opened.close());
 
-  it('an extension is read from the database once, and the same frozen object is returned after', async () => {
+  it('an extension this node wrote is remembered from the write, as the frozen object a read gives', async () => {
     const ext = {
       orderId: uniqueId('ord'),
       replacesCertificateId: null,
@@ -39,13 +39,47 @@ describe('order extensions: read once per order, then remembered', () => {
       createdAt: 1_700_000_000_000,
     };
     await store.recordOrderExtension(ext);
+    // Another node reads the row; this one never needs to.
+    assert.deepEqual(await new SqlRenewalStorage(opened.db).getOrderExtension(ext.orderId), ext);
+    await removeRow(ext.orderId);
+    const first = await store.getOrderExtension(ext.orderId);
+    assert.deepEqual(first, ext);
+    assert.ok(Object.isFrozen(first));
+    assert.equal(await store.getOrderExtension(ext.orderId), first);
+    // A new storage instance (another node) reads the database.
+    assert.equal(await new SqlRenewalStorage(opened.db).getOrderExtension(ext.orderId), undefined);
+  });
+
+  it('an extension another node wrote is read from the database once', async () => {
+    const ext = {
+      orderId: uniqueId('ord'),
+      replacesCertificateId: null,
+      replacesCertId: null,
+      delegationId: null,
+      autoRenewal: '{"end-date":"2027-01-01T00:00:00Z","lifetime":86400}',
+      createdAt: 1_700_000_000_000,
+    };
+    await new SqlRenewalStorage(opened.db).recordOrderExtension(ext);
     const first = await store.getOrderExtension(ext.orderId);
     assert.deepEqual(first, ext);
     assert.ok(Object.isFrozen(first));
     await removeRow(ext.orderId);
     assert.equal(await store.getOrderExtension(ext.orderId), first);
-    // A new storage instance (another node) reads the database.
-    assert.equal(await new SqlRenewalStorage(opened.db).getOrderExtension(ext.orderId), undefined);
+  });
+
+  it('an order this node created without an extension is never looked up', async () => {
+    const orderId = uniqueId('ord');
+    store.recordOrderWithoutExtension(orderId);
+    // Cannot happen for a real order; shows that the answer did not come from the database.
+    await new SqlRenewalStorage(opened.db).recordOrderExtension({
+      orderId,
+      replacesCertificateId: null,
+      replacesCertId: null,
+      delegationId: 'd2',
+      autoRenewal: null,
+      createdAt: 1,
+    });
+    assert.equal(await store.getOrderExtension(orderId), undefined);
   });
 
   it('an order without an extension is looked up once', async () => {
