@@ -26,7 +26,7 @@ export class NodeSqliteDialect implements Dialect {
     this.#onDestroy = opts.onDestroy;
   }
   createAdapter() {
-    return new SqliteAdapter();
+    return new TransactionalDdlSqliteAdapter();
   }
   createDriver(): Driver {
     return new NodeSqliteDriver(this.#db, this.#onDestroy);
@@ -37,6 +37,18 @@ export class NodeSqliteDialect implements Dialect {
   // biome-ignore lint/suspicious/noExplicitAny: Kysely's introspector takes any database
   createIntrospector(db: Kysely<any>) {
     return new SqliteIntrospector(db);
+  }
+}
+
+/**
+ * SQLite runs schema changes inside transactions, but Kysely's SqliteAdapter says it cannot, so its
+ * Migrator would run each migration statement by statement: a process killed in the middle of one (say
+ * between dropping a table and renaming its replacement) would leave a schema no start could migrate. Said
+ * true, the Migrator runs every pending migration, and its bookkeeping, in one transaction.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
   }
 }
 

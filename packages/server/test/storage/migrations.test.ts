@@ -18,8 +18,13 @@ import { migrateToLatest, openDatabase } from '../../src/sa/database.ts';
 import { SqlStorageAuthority } from '../../src/sa/sql-storage-authority.ts';
 
 /** `test` once per backend, each on a fresh database (skipped, with the reason, when a backend is absent). */
-function onEveryBackend(title: string, name: string, test: (url: string) => Promise<void>): void {
-  for (const backend of BACKENDS) {
+function onEveryBackend(
+  title: string,
+  name: string,
+  test: (url: string) => Promise<void>,
+  backends: readonly (typeof BACKENDS)[number][] = BACKENDS,
+): void {
+  for (const backend of backends) {
     describe(`${title} on ${backend}`, async () => {
       const skip = await backendSkipReason(backend);
       let provisioned: ProvisionedDatabase;
@@ -208,4 +213,169 @@ onEveryBackend(
       await opened.close();
     }
   },
+);
+
+const BEFORE_REKEYING = '2026_11_28_030000_create_rate_limit_buckets';
+
+/** Old-schema rows for the re-keying migrations: used nonces (the nonce format) and audit events. */
+async function oldSchemaRows(db: ReturnType<typeof openDatabase>['db']): Promise<{ nonces: string[] }> {
+  const nonces = await oldUsedNonces(db);
+  await auditEvents(db);
+  return { nonces };
+}
+
+async function oldUsedNonces(db: ReturnType<typeof openDatabase>['db']): Promise<string[]> {
+  const nonces = Array.from({ length: 20 }, () => {
+    const body = randomBytes(32);
+    body.writeUIntBE(Date.now() - 1000, 0, 6);
+    return body.toString('base64url');
+  });
+  for (const n of nonces) {
+    await sql`insert into used_nonces (nonce, expires_at) values (${n}, ${Date.now() + 3_600_000})`.execute(
+      db,
+    );
+  }
+  return nonces;
+}
+
+async function auditEvents(db: ReturnType<typeof openDatabase>['db']): Promise<void> {
+  for (let i = 0; i < 30; i++) {
+    await db
+      .insertInto('audit_events')
+      .values({
+        id: randomBytes(12).toString('hex'),
+        at: 1_700_000_000_000 + i,
+        type: 'order.created',
+        actor: 'account:1',
+        object_type: 'order',
+        object_id: `ord-${i}`,
+        outcome: 'success',
+        detail: null,
+        source: null,
+        request_id: null,
+        details: null,
+      })
+      .execute();
+  }
+}
+
+async function usedNonceKeys(db: ReturnType<typeof openDatabase>['db']): Promise<string[]> {
+  const r = await sql<{
+    issued_at: number | string;
+    nonce: string;
+  }>`select issued_at, nonce from used_nonces`.execute(db);
+  return r.rows.map((row) => `${Number(row.issued_at)}:${row.nonce}`).sort();
+}
+
+/** What the audit migration leaves on MariaDB when cut off during its copy: the replacement, `copied` rows. */
+async function auditReplacementCutOff(
+  db: ReturnType<typeof openDatabase>['db'],
+  copied?: number,
+): Promise<void> {
+  await sql`create table audit_events_by_time (id varchar(32) not null, at bigint not null,
+    type varchar(64) not null, actor varchar(255) not null, object_type varchar(32) not null,
+    object_id varchar(255) not null, outcome varchar(16) not null, detail text, source varchar(64),
+    request_id varchar(64), details text, constraint audit_events_at_id primary key (at, id))`.execute(db);
+  await sql`insert into audit_events_by_time select id, at, type, actor, object_type, object_id, outcome,
+    detail, source, request_id, details from audit_events order by at limit ${copied ?? 1_000_000}`.execute(
+    db,
+  );
+}
+
+/**
+ * A migration run cut off half-way: SQLite and PostgreSQL run every pending migration in one transaction,
+ * so a failure leaves the schema as it was; MariaDB commits each schema change, so the re-keying
+ * migrations pick up where a run stopped (migrations/resume-on-mysql.ts).
+ */
+onEveryBackend(
+  'a failed migration run (SQLite, PostgreSQL: nothing applied)',
+  'a migration that fails rolls back the migrations before it in the same run',
+  async (url) => {
+    const opened = openDatabase(url);
+    try {
+      await migrateToLatest(opened.db, opened.dialect, BEFORE_REKEYING);
+      const { nonces } = await oldSchemaRows(opened.db);
+      // The audit migration's replacement table already exists: its first statement fails.
+      await sql`create table audit_events_by_time (blocker integer)`.execute(opened.db);
+      await assert.rejects(migrateToLatest(opened.db, opened.dialect), /2026_12_06_020000.*failed/);
+      // The nonce migration that ran before it in the same run is undone: the old table, every row.
+      const old = await sql<{ nonce: string }>`select nonce, expires_at from used_nonces`.execute(opened.db);
+      assert.deepEqual(old.rows.map((r) => r.nonce).sort(), [...nonces].sort());
+      const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(opened.db);
+      assert.ok(applied.rows.every((r) => !r.name.startsWith('2026_12_06')));
+
+      await sql`drop table audit_events_by_time`.execute(opened.db);
+      await migrateToLatest(opened.db, opened.dialect);
+      assert.equal((await usedNonceKeys(opened.db)).length, nonces.length);
+      assert.equal((await queryAuditEvents(opened.db, { limit: 100 })).events.length, 30);
+    } finally {
+      await opened.close();
+    }
+  },
+  ['sqlite', 'postgres'],
+);
+
+onEveryBackend(
+  'a migration run cut off on MariaDB',
+  'the re-keying migrations resume: a partial copy is redone, a finished copy is put in place',
+  async (url) => {
+    const opened = openDatabase(url);
+    try {
+      await migrateToLatest(opened.db, opened.dialect, BEFORE_REKEYING);
+      const { nonces } = await oldSchemaRows(opened.db);
+      const expected = nonces.map((n) => `${Buffer.from(n, 'base64url').readUIntBE(0, 6)}:${n}`).sort();
+      const events = await queryAuditEvents(opened.db, { limit: 100 });
+
+      // Used nonces: cut off after the copy and the drop, before the rename.
+      await sql`create table used_nonces_by_issue (issued_at bigint not null, nonce varchar(64) not null,
+        constraint used_nonces_issued_at_nonce primary key (issued_at, nonce))`.execute(opened.db);
+      for (const n of nonces) {
+        await sql`insert into used_nonces_by_issue (issued_at, nonce) values (${Buffer.from(n, 'base64url').readUIntBE(0, 6)}, ${n})`.execute(
+          opened.db,
+        );
+      }
+      await sql`drop table used_nonces`.execute(opened.db);
+      await migrateToLatest(opened.db, opened.dialect, '2026_12_06_010000_key_used_nonces_by_issue_time');
+      assert.deepEqual(await usedNonceKeys(opened.db), expected);
+
+      // Audit events: cut off in the middle of the copy (the replacement holds 3 of the 30 events).
+      await auditReplacementCutOff(opened.db, 3);
+      await migrateToLatest(opened.db, opened.dialect);
+      assert.deepEqual(await queryAuditEvents(opened.db, { limit: 100 }), events);
+      assert.deepEqual(await usedNonceKeys(opened.db), expected);
+    } finally {
+      await opened.close();
+    }
+  },
+  ['mariadb'],
+);
+
+onEveryBackend(
+  'an audit migration cut off after its drop on MariaDB',
+  'the finished copy is renamed into place and gets its indexes',
+  async (url) => {
+    const opened = openDatabase(url);
+    try {
+      await migrateToLatest(opened.db, opened.dialect, '2026_12_06_010000_key_used_nonces_by_issue_time');
+      await auditEvents(opened.db);
+      const events = await queryAuditEvents(opened.db, { limit: 100 });
+      await auditReplacementCutOff(opened.db);
+      await sql`drop table audit_events`.execute(opened.db);
+      await migrateToLatest(opened.db, opened.dialect);
+      assert.deepEqual(await queryAuditEvents(opened.db, { limit: 100 }), events);
+      const indexes = await sql<{
+        name: string;
+      }>`select distinct index_name as name from information_schema.statistics
+        where table_schema = database() and table_name = 'audit_events'`.execute(opened.db);
+      assert.deepEqual(indexes.rows.map((r) => r.name).sort(), [
+        'PRIMARY',
+        'audit_events_actor',
+        'audit_events_object',
+        'audit_events_type',
+      ]);
+    } finally {
+      await opened.close();
+    }
+  },
+  ['mariadb'],
 );

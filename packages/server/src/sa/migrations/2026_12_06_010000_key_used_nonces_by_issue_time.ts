@@ -1,4 +1,5 @@
 import { type Kysely, SqliteAdapter, sql } from 'kysely';
+import { resumeReplacement } from './resume-on-mysql.ts';
 
 /**
  * Used nonces keyed by (issued_at, nonce) instead of nonce alone, and on SQLite `WITHOUT ROWID`: one B-tree
@@ -17,6 +18,7 @@ import { type Kysely, SqliteAdapter, sql } from 'kysely';
  */
 // biome-ignore lint/suspicious/noExplicitAny: migrations work on the schema as it was, not as typed today
 export async function up(db: Kysely<any>): Promise<void> {
+  if ((await resumeReplacement(db, 'used_nonces', 'used_nonces_by_issue')) === 'renamed') return;
   await db.schema
     .createTable('used_nonces_by_issue')
     .addColumn('issued_at', 'bigint', (c) => c.notNull())

@@ -1,4 +1,5 @@
 import { type Kysely, SqliteAdapter, sql } from 'kysely';
+import { resumeReplacement } from './resume-on-mysql.ts';
 
 /**
  * Audit events keyed by (at, id), the order every reader lists them in, instead of by their random id
@@ -14,6 +15,10 @@ import { type Kysely, SqliteAdapter, sql } from 'kysely';
 type AnyDb = Kysely<any>;
 
 export async function up(db: AnyDb): Promise<void> {
+  if ((await resumeReplacement(db, 'audit_events', 'audit_events_by_time')) === 'renamed') {
+    await createSecondaryIndexes(db);
+    return;
+  }
   await createAuditTable(db, 'audit_events_by_time', 'time');
   await replaceAuditTable(db, 'audit_events_by_time');
 }
@@ -56,6 +61,10 @@ async function replaceAuditTable(db: AnyDb, next: string): Promise<void> {
   await sql`insert into ${sql.table(next)} (${columns}) select ${columns} from audit_events`.execute(db);
   await db.schema.dropTable('audit_events').execute();
   await db.schema.alterTable(next).renameTo('audit_events').execute();
+  await createSecondaryIndexes(db);
+}
+
+async function createSecondaryIndexes(db: AnyDb): Promise<void> {
   await db.schema.createIndex('audit_events_type').on('audit_events').columns(['type', 'at']).execute();
   await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['actor', 'at']).execute();
   await db.schema
