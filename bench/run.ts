@@ -29,11 +29,20 @@ import { settings } from './settings.ts';
 import { akamu, akamuMariadb, akamuPostgres, akamuPostgres3 } from './targets/akamu.ts';
 import { caddy } from './targets/caddy.ts';
 import { killAllChildren } from './targets/child.ts';
+import { akamuFloor } from './targets/floor.ts';
 import { pebble } from './targets/pebble.ts';
 import type { RunningTarget, TargetDefinition } from './targets/target.ts';
 
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
-const TARGETS: TargetDefinition[] = [akamu, pebble, caddy, akamuPostgres, akamuMariadb, akamuPostgres3];
+const TARGETS: TargetDefinition[] = [
+  akamu,
+  pebble,
+  caddy,
+  akamuPostgres,
+  akamuMariadb,
+  akamuPostgres3,
+  akamuFloor,
+];
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 

@@ -28,7 +28,9 @@ export const settings = {
   warmupConcurrency: 4,
   stallMs: intEnv('BENCH_STALL_MS', 15_000),
   flowTimeoutMs: intEnv('BENCH_FLOW_TIMEOUT_MS', 30_000),
-  peers: (process.env.BENCH_PEERS ?? 'akamu,pebble,caddy,akamu-postgres,akamu-mariadb,akamu-postgres-3')
+  peers: (
+    process.env.BENCH_PEERS ?? 'akamu,pebble,caddy,akamu-postgres,akamu-mariadb,akamu-postgres-3,akamu-floor'
+  )
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean),

@@ -53,11 +53,7 @@ export function akamuTarget(name: string, opts: { backend: Backend; nodes: numbe
           : [path.join(repoRoot, 'bench/targets/cluster-launcher.ts'), config, String(opts.nodes)];
       const child = new Child(name, process.execPath, [...nodeArgs, ...args], { cwd: workDir });
       try {
-        const directory = child.waitForLine(/^\s*directory: (https?:\/\/\S+)/, 60_000);
-        const root = child.waitForLine(/^\s*root certificate: (\/\S+)/, 60_000);
-        const directoryUrl = (await directory)[1]!;
-        const caBundle = readFileSync((await root)[1]!, 'utf8');
-        await waitForDirectory(directoryUrl, () => caBundle, child);
+        const { directoryUrl, caBundle } = await startedLikeAkamu(child);
         return {
           directoryUrl,
           caBundle,
@@ -75,6 +71,19 @@ export function akamuTarget(name: string, opts: { backend: Backend; nodes: numbe
       }
     },
   };
+}
+
+/**
+ * Waits for the start-up lines `akamu serve` prints (directory URL, root certificate path), then for the
+ * directory to answer over HTTPS with that root.
+ */
+export async function startedLikeAkamu(child: Child): Promise<{ directoryUrl: string; caBundle: string }> {
+  const directory = child.waitForLine(/^\s*directory: (https?:\/\/\S+)/, 60_000);
+  const root = child.waitForLine(/^\s*root certificate: (\/\S+)/, 60_000);
+  const directoryUrl = (await directory)[1]!;
+  const caBundle = readFileSync((await root)[1]!, 'utf8');
+  await waitForDirectory(directoryUrl, () => caBundle, child);
+  return { directoryUrl, caBundle };
 }
 
 export const akamu = akamuTarget('akamu', { backend: 'sqlite', nodes: 1 });
