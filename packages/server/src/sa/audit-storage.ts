@@ -2,6 +2,8 @@ import type { Kysely, Transaction } from 'kysely';
 import type { AuditEvent, AuditRecord } from '../core/audit.ts';
 import { randomBytesPooled } from '../core/random.ts';
 import { malformed } from '../errors.ts';
+import { AUDIT_COLUMNS } from './columns.ts';
+import { type PreparedQuery, preparedInsert } from './prepared.ts';
 import type { AuditEventsTable, Database } from './tables.ts';
 
 /**
@@ -20,8 +22,24 @@ type Db = Kysely<any> | Transaction<any>;
 /** Inserts one event in `trx` (the transaction of the change it records) and returns it with its id. */
 export async function insertAuditEvent(trx: Db, event: AuditEvent): Promise<AuditRecord> {
   const record: AuditRecord = { id: newAuditId(), ...event };
-  await (trx as Kysely<Database>).insertInto('audit_events').values(auditRecordToRow(record)).execute();
+  await auditInsert(trx).execute(trx, auditRecordToRow(record));
   return record;
+}
+
+/**
+ * The audit INSERT, compiled once per dialect (every state change writes one, so building and compiling
+ * it each time was most of its JavaScript cost). Keyed by the executor's adapter, which a database and
+ * every transaction begun from it share.
+ */
+const auditInserts = new WeakMap<object, PreparedQuery<AuditEventsTable, unknown>>();
+function auditInsert(trx: Db): PreparedQuery<AuditEventsTable, unknown> {
+  const adapter = trx.getExecutor().adapter;
+  let q = auditInserts.get(adapter);
+  if (!q) {
+    q = preparedInsert(trx as Kysely<Database>, 'audit_events', AUDIT_COLUMNS);
+    auditInserts.set(adapter, q);
+  }
+  return q;
 }
 
 /**

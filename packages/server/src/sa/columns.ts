@@ -58,6 +58,20 @@ export const CERT_COLUMNS = [
   'created_at',
 ] as const;
 
+export const AUDIT_COLUMNS = [
+  'id',
+  'at',
+  'type',
+  'actor',
+  'object_type',
+  'object_id',
+  'outcome',
+  'detail',
+  'source',
+  'request_id',
+  'details',
+] as const;
+
 type AuthzColumn = (typeof AUTHZ_COLUMNS)[number];
 type ChallengeColumn = Exclude<(typeof CHALLENGE_COLUMNS)[number], 'authorization_id'>;
 

@@ -1,4 +1,5 @@
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
+import type { Database } from './tables.ts';
 
 /**
  * A Kysely query built and compiled once, executed many times with new parameter values. Building and
@@ -33,4 +34,16 @@ export class PreparedQuery<P extends object, R> {
   async first(db: Kysely<any>, params: P): Promise<R | undefined> {
     return (await this.execute(db, params)).rows[0];
   }
+}
+
+/** A prepared INSERT of one row whose parameters are named after its columns. */
+export function preparedInsert<T extends keyof Database>(
+  db: Kysely<Database>,
+  table: T,
+  columns: readonly (keyof Database[T] & string)[],
+): PreparedQuery<Database[T], unknown> {
+  return new PreparedQuery<Database[T], unknown>((p) =>
+    // biome-ignore lint/suspicious/noExplicitAny: the column list is checked against the row converters' output
+    db.insertInto(table).values(Object.fromEntries(columns.map((c) => [c, p(c)])) as any),
+  );
 }

@@ -25,7 +25,7 @@ import {
   orderToRow,
 } from './converters.ts';
 import { ignoringDuplicates, isUniqueViolation, type SqlDialectName } from './dialect.ts';
-import { PreparedQuery } from './prepared.ts';
+import { PreparedQuery, preparedInsert } from './prepared.ts';
 import { currentCrlNumber, listRevokedCertificates, nextCrlNumber } from './revocation-queries.ts';
 import type { RevokedCertificate, StorageAuthority } from './storage-authority.ts';
 import type { AccountsTable, AuthorizationsTable, ChallengesTable, Database } from './tables.ts';
@@ -103,11 +103,11 @@ export class SqlStorageAuthority implements StorageAuthority {
           .where('id', '=', p('id'))
           .where('status', '=', 'pending'),
       ),
-      insertAccount: insertRow(db, 'accounts', ACCOUNT_COLUMNS),
-      insertOrder: insertRow(db, 'orders', [...ORDER_COLUMNS, 'finalize_started_at']),
-      insertAuthz: insertRow(db, 'authorizations', AUTHZ_COLUMNS),
-      insertChallenge: insertRow(db, 'challenges', CHALLENGE_COLUMNS),
-      insertCertificate: insertRow(db, 'certificates', CERT_COLUMNS),
+      insertAccount: preparedInsert(db, 'accounts', ACCOUNT_COLUMNS),
+      insertOrder: preparedInsert(db, 'orders', [...ORDER_COLUMNS, 'finalize_started_at']),
+      insertAuthz: preparedInsert(db, 'authorizations', AUTHZ_COLUMNS),
+      insertChallenge: preparedInsert(db, 'challenges', CHALLENGE_COLUMNS),
+      insertCertificate: preparedInsert(db, 'certificates', CERT_COLUMNS),
       validAuthzFor: new PreparedQuery((p) =>
         db
           .selectFrom('authorizations')
@@ -686,18 +686,6 @@ export class SqlStorageAuthority implements StorageAuthority {
     }
     return rows.map((r) => authorizationRowToAuthorization(r, byAuthz.get(r.id) ?? []));
   }
-}
-
-/** A prepared INSERT of one row whose parameters are named after its columns. */
-function insertRow<T extends keyof Database>(
-  db: Kysely<Database>,
-  table: T,
-  columns: readonly (keyof Database[T] & string)[],
-) {
-  return new PreparedQuery<Database[T], unknown>((p) =>
-    // biome-ignore lint/suspicious/noExplicitAny: the column list is checked against the row converters' output
-    db.insertInto(table).values(Object.fromEntries(columns.map((c) => [c, p(c)])) as any),
-  );
 }
 
 function parseCursor(cursor: string | undefined): { createdAt: number; id: string } | undefined {
