@@ -44,11 +44,18 @@ export interface RatioRecord {
   note?: string;
 }
 
-export function computeRatios(records: RunRecord[], ours = 'akamu'): RatioRecord[] {
+/**
+ * akamu ÷ each peer per concurrency. Peers are the other servers; akamu's own variants (akamu-postgres,
+ * akamu-floor, …) are reported, not compared, unless named in `against`.
+ */
+export function computeRatios(
+  records: RunRecord[],
+  ours = 'akamu',
+  against?: readonly string[],
+): RatioRecord[] {
   const out: RatioRecord[] = [];
-  // Peers are other servers; akamu's own variants (akamu-postgres, …) are reported, not compared.
-  const peers = [...new Set(records.map((r) => r.server))].filter(
-    (s) => s !== ours && !s.startsWith(`${ours}-`),
+  const peers = [...new Set(records.map((r) => r.server))].filter((s) =>
+    against ? against.includes(s) : s !== ours && !s.startsWith(`${ours}-`),
   );
   for (const peer of peers) {
     for (const mine of records.filter((r) => r.server === ours)) {
@@ -128,9 +135,17 @@ export function summarizeRounds(records: RunRecord[]): RunRecord[] {
 }
 
 /** Ratios within each round (same conditions), then their medians per peer and concurrency. */
-export function computeRoundRatios(records: RunRecord[], rounds: number): RatioRecord[] {
+export function computeRoundRatios(
+  records: RunRecord[],
+  rounds: number,
+  against?: readonly string[],
+): RatioRecord[] {
   const perRound = Array.from({ length: rounds }, (_, i) =>
-    computeRatios(records.filter((r) => r.round === i + 1)),
+    computeRatios(
+      records.filter((r) => r.round === i + 1),
+      'akamu',
+      against,
+    ),
   );
   const out: RatioRecord[] = [];
   for (const first of perRound[0] ?? []) {

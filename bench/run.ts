@@ -163,6 +163,11 @@ async function main(): Promise<void> {
   const several = settings.rounds > 1;
   const shown = several ? summarizeRounds(records) : records;
   const ratios = several ? computeRoundRatios(records, settings.rounds) : computeRatios(records);
+  // akamu against the calibration server (docs/benchmarks.md, "The floor"): what akamu's own work costs.
+  const floor = ['akamu-floor'];
+  const floorRatios = several
+    ? computeRoundRatios(records, settings.rounds, floor)
+    : computeRatios(records, 'akamu', floor);
   const environment = {
     node: process.version,
     cpus: cpus().length,
@@ -178,6 +183,7 @@ async function main(): Promise<void> {
     results: records,
     ...(several ? { summary: shown } : {}),
     ratios,
+    floorRatios,
     revocation,
   };
   const dir = path.join(repoRoot, '.bench');
@@ -202,6 +208,13 @@ async function main(): Promise<void> {
       : 'akamu ÷ peer (throughput > 1: akamu faster; CPU/iss < 1: akamu cheaper)',
     formatRatios(ratios),
     '',
+    ...(floorRatios.length > 0
+      ? [
+          "akamu ÷ akamu-floor, the same stack without storage or policy (CPU/iss > 1: what akamu's own work adds)",
+          formatRatios(floorRatios),
+          '',
+        ]
+      : []),
     ...(revocation ? [formatRevocation(revocation), ''] : []),
     `written to ${path.relative(process.cwd(), path.join(dir, 'results.json')) || '.bench/results.json'}`,
   ];

@@ -82,8 +82,8 @@ describe('bench calibration server akamu-floor (bench/floor-server.ts)', () => {
     assert.equal(transport.stats.badNonceRetries, retriesBefore + 1);
   });
 
-  it("is reported as one of akamu's variants, never compared as a peer", () => {
-    const record = (server: string): RunRecord => ({
+  it("is reported as one of akamu's variants, never compared as a peer, and as akamu's own reference", () => {
+    const record = (server: string, issPerS: number, cpu: number): RunRecord => ({
       server,
       round: 1,
       concurrency: 8,
@@ -92,21 +92,26 @@ describe('bench calibration server akamu-floor (bench/floor-server.ts)', () => {
       failed: 0,
       status: 'ok',
       elapsedMs: 100,
-      issuancesPerSecond: 100,
+      issuancesPerSecond: issPerS,
       p50Ms: 1,
       p99Ms: 2,
-      serverCpuMs: 30,
-      serverCpuMsPerIssuance: 3,
+      serverCpuMs: cpu * 10,
+      serverCpuMsPerIssuance: cpu,
       benchCpuMsPerIssuance: 1,
       requestsPerIssuance: 8,
       connections: 8,
       badNonceRetries: 0,
       errors: [],
     });
-    const ratios = computeRatios([record('akamu'), record('pebble'), record('akamu-floor')]);
+    const records = [record('akamu', 100, 6), record('pebble', 50, 4), record('akamu-floor', 200, 3)];
     assert.deepEqual(
-      ratios.map((r) => r.peer),
+      computeRatios(records).map((r) => r.peer),
       ['pebble'],
     );
+    // Only when asked for: akamu ÷ the floor, its overhead over the stack.
+    const [overFloor] = computeRatios(records, 'akamu', ['akamu-floor']);
+    assert.equal(overFloor?.peer, 'akamu-floor');
+    assert.equal(overFloor?.throughputRatio, 0.5);
+    assert.equal(overFloor?.cpuPerIssuanceRatio, 2);
   });
 });
