@@ -45,8 +45,7 @@ export function akamuTarget(name: string, opts: { backend: Backend; nodes: numbe
           '',
         ].join('\n'),
       );
-      // BENCH_AKAMU_NODE_ARGS: extra Node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-      const nodeArgs = (process.env.BENCH_AKAMU_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+      const nodeArgs = akamuNodeArgs();
       const args =
         opts.nodes === 1
           ? [path.join(repoRoot, 'packages/cli/src/main.ts'), 'serve', '-c', config]
@@ -71,6 +70,11 @@ export function akamuTarget(name: string, opts: { backend: Backend; nodes: numbe
       }
     },
   };
+}
+
+/** BENCH_AKAMU_NODE_ARGS: extra Node flags for akamu's servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+export function akamuNodeArgs(): string[] {
+  return (process.env.BENCH_AKAMU_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startedLikeAkamu } from './akamu.ts';
+import { akamuNodeArgs, startedLikeAkamu } from './akamu.ts';
 import { Child } from './child.ts';
 import type { RunningTarget, StartOptions, TargetDefinition } from './target.ts';
 
@@ -18,9 +18,14 @@ export const akamuFloor: TargetDefinition = {
   version: () => `calibration (node ${process.version}, in memory)`,
   async start({ workDir, http01Port }: StartOptions): Promise<RunningTarget> {
     const script = path.join(repoRoot, 'bench/floor-server.ts');
-    const child = new Child('akamu-floor', process.execPath, [script, workDir, String(http01Port)], {
-      cwd: workDir,
-    });
+    const child = new Child(
+      'akamu-floor',
+      process.execPath,
+      [...akamuNodeArgs(), script, workDir, String(http01Port)],
+      {
+        cwd: workDir,
+      },
+    );
     try {
       const { directoryUrl, caBundle } = await startedLikeAkamu(child);
       return { directoryUrl, caBundle, pid: child.pid, child, stop: () => child.stop() };
