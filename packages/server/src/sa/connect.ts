@@ -32,6 +32,12 @@ export function dialectOf(url: string): SqlDialectName {
   );
 }
 
+function sqliteKysely(dialect: NodeSqliteDialect): Kysely<Database> {
+  const db = new Kysely<Database>({ dialect });
+  dialect.enableDirectExecution(db);
+  return db;
+}
+
 /**
  * Opens a Kysely instance for `url`. SQLite: node:sqlite in WAL mode, synchronous=NORMAL (durable across
  * process crashes; a power loss may lose the last transactions). PostgreSQL: node-postgres pool.
@@ -51,8 +57,7 @@ export function connect(
     raw.exec('PRAGMA synchronous = NORMAL');
     raw.exec('PRAGMA busy_timeout = 5000');
     raw.exec('PRAGMA foreign_keys = ON');
-    if (file === ':memory:')
-      return { db: new Kysely<Database>({ dialect: new NodeSqliteDialect(raw) }), dialect };
+    if (file === ':memory:') return { db: sqliteKysely(new NodeSqliteDialect(raw)), dialect };
     // Checkpoints run in a worker thread, not inside this connection's commits (sqlite-checkpointer.ts).
     raw.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_SAFETY_NET_PAGES}`);
     const checkpointer = startCheckpointer(file, {
@@ -63,8 +68,10 @@ export function connect(
         if (raw.isOpen) raw.exec('PRAGMA wal_autocheckpoint = 1000');
       },
     });
-    const sqlite = new NodeSqliteDialect(raw, { onDestroy: () => checkpointer.close() });
-    return { db: new Kysely<Database>({ dialect: sqlite }), dialect };
+    return {
+      db: sqliteKysely(new NodeSqliteDialect(raw, { onDestroy: () => checkpointer.close() })),
+      dialect,
+    };
   }
   if (dialect === 'postgres') {
     const pool = new pg.Pool({

@@ -9,6 +9,18 @@ import type { Database } from './tables.ts';
  */
 const MARK = '\u0000akamu-param:';
 
+/**
+ * Runs a compiled query at once and returns its result, or returns undefined when it cannot right now (the
+ * query then goes through Kysely). Registered per Kysely instance by a synchronous driver
+ * (sqlite-dialect.ts); PostgreSQL and MariaDB have none.
+ */
+export type DirectExecutor = (query: CompiledQuery) => QueryResult<unknown> | undefined;
+const directExecutors = new WeakMap<object, DirectExecutor>();
+
+export function registerDirectExecutor(db: object, executor: DirectExecutor): void {
+  directExecutors.set(db, executor);
+}
+
 export type Placeholder = <T = string>(name: string) => T;
 
 export class PreparedQuery<P extends object, R> {
@@ -27,7 +39,17 @@ export class PreparedQuery<P extends object, R> {
   execute(db: Kysely<any>, params: P): Promise<QueryResult<R>> {
     const values = params as Record<string, unknown>;
     const parameters = this.#slots.map((s) => (typeof s === 'string' ? values[s] : s.value));
-    return db.executeQuery<R>({ ...this.#compiled, parameters });
+    const query = { ...this.#compiled, parameters };
+    const direct = directExecutors.get(db);
+    if (direct) {
+      try {
+        const result = direct(query);
+        if (result) return Promise.resolve(result as QueryResult<R>);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return db.executeQuery<R>(query);
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: see execute()

@@ -10,6 +10,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
+import { registerDirectExecutor } from './prepared.ts';
 
 /**
  * Kysely over node:sqlite (built into Node 24, no native addon). node:sqlite is synchronous and has one
@@ -20,6 +21,7 @@ import {
 export class NodeSqliteDialect implements Dialect {
   readonly #db: DatabaseSync;
   readonly #onDestroy: (() => Promise<void>) | undefined;
+  #driver: NodeSqliteDriver | undefined;
   /** `onDestroy` runs after the connection is closed (the WAL checkpointer's last checkpoint). */
   constructor(db: DatabaseSync, opts: { onDestroy?: () => Promise<void> } = {}) {
     this.#db = db;
@@ -29,7 +31,19 @@ export class NodeSqliteDialect implements Dialect {
     return new TransactionalDdlSqliteAdapter();
   }
   createDriver(): Driver {
-    return new NodeSqliteDriver(this.#db, this.#onDestroy);
+    this.#driver = new NodeSqliteDriver(this.#db, this.#onDestroy);
+    return this.#driver;
+  }
+  /**
+   * Lets prepared queries on `db` (the Kysely instance made with this dialect, not its transactions) run
+   * at once, synchronously, whenever no transaction or query holds the connection (prepared.ts,
+   * executeDirectly): node:sqlite is synchronous, so Kysely's connection hand-off, a few promises per
+   * statement, buys nothing then. When the connection is busy they queue through Kysely as before.
+   */
+  enableDirectExecution(db: object): void {
+    const driver = this.#driver;
+    if (!driver) throw new Error('the dialect has no driver yet: pass it to new Kysely() first');
+    registerDirectExecutor(db, (query) => driver.executeNowIfIdle(query));
   }
   createQueryCompiler() {
     return new SqliteQueryCompiler();
@@ -56,6 +70,8 @@ class NodeSqliteDriver implements Driver {
   readonly #connection: NodeSqliteConnection;
   #tail: Promise<void> = Promise.resolve();
   #release: (() => void) | undefined;
+  /** Users holding the connection (0 or 1) or waiting for it. */
+  #users = 0;
   readonly #onDestroy: (() => Promise<void>) | undefined;
 
   constructor(db: DatabaseSync, onDestroy?: () => Promise<void>) {
@@ -64,6 +80,7 @@ class NodeSqliteDriver implements Driver {
   }
   async init(): Promise<void> {}
   async acquireConnection(): Promise<DatabaseConnection> {
+    this.#users++;
     const previous = this.#tail;
     let release!: () => void;
     this.#tail = new Promise<void>((r) => {
@@ -76,7 +93,13 @@ class NodeSqliteDriver implements Driver {
   async releaseConnection(): Promise<void> {
     const release = this.#release;
     this.#release = undefined;
+    this.#users--;
     release?.();
+  }
+  /** Runs `query` now if nobody holds or waits for the connection; undefined (not run) otherwise. */
+  executeNowIfIdle(query: CompiledQuery): QueryResult<unknown> | undefined {
+    if (this.#users > 0 || !this.#connection.isOpen) return undefined;
+    return this.#connection.executeSync(query);
   }
   async beginTransaction(c: DatabaseConnection): Promise<void> {
     await c.executeQuery(CompiledQuery.raw('begin immediate'));
@@ -101,10 +124,16 @@ class NodeSqliteConnection implements DatabaseConnection {
   constructor(db: DatabaseSync) {
     this.#db = db;
   }
+  get isOpen(): boolean {
+    return this.#db.isOpen;
+  }
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.executeSync(query);
+  }
+  executeSync<R>(query: CompiledQuery): QueryResult<R> {
     let entry = this.#statements.get(query.sql);
     if (!entry) {
       const stmt = this.#db.prepare(query.sql);
