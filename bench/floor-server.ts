@@ -3,9 +3,9 @@
  * node:crypto, HTTPS with keep-alive) with akamu's own primitives and nothing else. It answers the same
  * flow as any ACME server (RFC 8555 §7.1: nonce, account, order, authorization, http-01, finalize,
  * download), does the work the protocol requires of every server — verify every JWS signature, make and
- * redeem a nonce per request, fetch the http-01 key authorization over HTTP, parse the CSR and verify its
- * signature, sign the certificate — and keeps everything in memory: no database, no audit log, no
- * policy, no logging, no metrics.
+ * redeem a nonce per request, fetch the http-01 key authorization over HTTP (akamu's own validator, with
+ * its keep-alive connections), parse the CSR and verify its signature, sign the certificate — and keeps
+ * everything in memory: no database, no audit log, no policy, no logging, no metrics.
  *
  * It is not a CA anyone should run: its nonces and accounts vanish with the process and it checks only
  * what the bench's flow needs. It exists so that `npm run bench` can show how much of akamu's CPU per
@@ -15,13 +15,15 @@
  * Usage: node bench/floor-server.ts <work dir> <http-01 port>; prints the directory URL and root.
  */
 import { type KeyObject, randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import path from 'node:path';
-import { derToPem } from '@akamu/protocol';
+import { derToPem, type Identifier } from '@akamu/protocol';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { issueServerCertificate, loadOrCreateCa } from '../packages/server/src/ca/ca-store.ts';
 import { CertificateIssuer, newSerial } from '../packages/server/src/ca/certificate-issuer.ts';
 import { parseCsr } from '../packages/server/src/ca/csr.ts';
+import { Http01Validator } from '../packages/server/src/va/http-01.ts';
+import { NetworkGuard } from '../packages/server/src/va/network-guard.ts';
+import { SystemHostResolver } from '../packages/server/src/va/resolver.ts';
 import {
   type FlattenedJws,
   importJwk,
@@ -40,6 +42,11 @@ const ca = await loadOrCreateCa({
 });
 const tls = issueServerCertificate(ca, ['localhost', '127.0.0.1'], 30, 'ec:P-256');
 const issuer = new CertificateIssuer({ issuerKey: ca.issuerKey, issuerCertDer: ca.issuerCertDer });
+const http01 = new Http01Validator({
+  port: http01Port,
+  resolver: new SystemHostResolver(),
+  guard: new NetworkGuard(true),
+});
 
 interface Authz {
   identifier: { type: string; value: string };
@@ -208,9 +215,18 @@ post('/authz/:id', (_v, id) => {
 post('/chall/:id', async (_v, id) => {
   const a = authzs.get(id);
   if (!a) throw new Refused(404, 'malformed', 'no such challenge');
-  // RFC 8555 §8.3, validated before the answer (so one authorization poll sees it valid, as with akamu).
-  const body = await fetchKeyAuthorization(a.identifier.value, a.token);
-  a.status = body.trim() === `${a.token}.${a.thumbprint}` ? 'valid' : 'invalid';
+  // RFC 8555 §8.3 with akamu's validator, before the answer (so one authorization poll sees it valid).
+  const failed = await http01.validate({
+    identifier: a.identifier as Identifier,
+    wildcard: false,
+    challengeType: 'http-01',
+    token: a.token,
+    keyAuthorization: `${a.token}.${a.thumbprint}`,
+    accountId: a.accountId,
+    accountUrl: url(`/acct/${a.accountId}`),
+    signal: AbortSignal.timeout(10_000),
+  });
+  a.status = failed && 'type' in failed ? 'invalid' : 'valid';
   for (const o of orders.values()) if (o.authzIds.includes(id) && a.status === 'valid') o.status = 'ready';
   return authzJson(id, a).challenges[0];
 });
@@ -244,26 +260,6 @@ post('/cert/:id', (_v, id, reply) => {
   if (!pem) throw new Refused(404, 'malformed', 'no such certificate');
   return reply.type('application/pem-certificate-chain').send(pem);
 });
-
-function fetchKeyAuthorization(host: string, token: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host, port: http01Port, path: `/.well-known/acme-challenge/${token}`, timeout: 10_000, agent: false },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          body += c;
-          if (body.length > 8192) req.destroy(new Error('too large'));
-        });
-        res.on('end', () => resolve(body));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 await app.listen({ host: '127.0.0.1', port: 0 });
 const { port } = app.server.address() as { port: number };
