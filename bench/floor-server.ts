@@ -21,6 +21,7 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { issueServerCertificate, loadOrCreateCa } from '../packages/server/src/ca/ca-store.ts';
 import { CertificateIssuer, newSerial } from '../packages/server/src/ca/certificate-issuer.ts';
 import { parseCsr } from '../packages/server/src/ca/csr.ts';
+import { AcmeError } from '../packages/server/src/errors.ts';
 import { Http01Validator } from '../packages/server/src/va/http-01.ts';
 import { NetworkGuard } from '../packages/server/src/va/network-guard.ts';
 import { SystemHostResolver } from '../packages/server/src/va/resolver.ts';
@@ -30,6 +31,7 @@ import {
   parseFlattenedJws,
   verifyJwsSignature,
 } from '../packages/server/src/wfe/jws.ts';
+import { sendProblem } from '../packages/server/src/wfe/problem.ts';
 
 const [workDir, http01PortText] = process.argv.slice(2);
 if (!workDir || !http01PortText) throw new Error('usage: floor-server.ts <work dir> <http-01 port>');
@@ -93,23 +95,6 @@ function nonce(reply: FastifyReply): FastifyReply {
   return reply.header('Replay-Nonce', n).header('Cache-Control', 'no-store');
 }
 
-function problem(reply: FastifyReply, status: number, type: string, detail: string) {
-  return nonce(reply)
-    .code(status)
-    .type('application/problem+json')
-    .send({ type: `urn:ietf:params:acme:error:${type}`, detail });
-}
-
-class Refused extends Error {
-  readonly status: number;
-  readonly type: string;
-  constructor(status: number, type: string, message: string) {
-    super(message);
-    this.status = status;
-    this.type = type;
-  }
-}
-
 /** RFC 8555 §6.2–6.5, the checks every server makes: url, nonce, key, signature. */
 function verified(req: FastifyRequest): {
   jws: FlattenedJws;
@@ -117,17 +102,17 @@ function verified(req: FastifyRequest): {
   jwk?: ReturnType<typeof importJwk>;
 } {
   const jws = parseFlattenedJws(req.body);
-  if (jws.header.url !== url(req.url)) throw new Refused(401, 'unauthorized', 'url mismatch');
-  if (!jws.header.nonce || !nonces.delete(jws.header.nonce)) throw new Refused(400, 'badNonce', 'bad nonce');
+  if (jws.header.url !== url(req.url)) throw new AcmeError('unauthorized', 'url mismatch');
+  if (!jws.header.nonce || !nonces.delete(jws.header.nonce)) throw new AcmeError('badNonce', 'bad nonce');
   if (jws.header.jwk) {
     const jwk = importJwk(jws.header.jwk, jws.header.alg);
-    if (!verifyJwsSignature(jws, jwk.key)) throw new Refused(400, 'malformed', 'bad signature');
+    if (!verifyJwsSignature(jws, jwk.key)) throw new AcmeError('malformed', 'bad signature');
     return { jws, jwk };
   }
   const accountId = jws.header.kid?.slice(url('/acct/').length) ?? '';
   const account = accounts.get(accountId);
-  if (!account) throw new Refused(400, 'accountDoesNotExist', 'no such account');
-  if (!verifyJwsSignature(jws, account.key)) throw new Refused(400, 'malformed', 'bad signature');
+  if (!account) throw new AcmeError('accountDoesNotExist', 'no such account');
+  if (!verifyJwsSignature(jws, account.key)) throw new AcmeError('malformed', 'bad signature');
   return { jws, accountId };
 }
 
@@ -138,13 +123,14 @@ type Handler = (
 ) => unknown | Promise<unknown>;
 function post(route: string, handler: Handler): void {
   app.post<{ Params: { id?: string } }>(route, async (req, reply) => {
+    nonce(reply);
     try {
-      const v = verified(req);
-      nonce(reply);
-      return await handler(v, req.params.id ?? '', reply);
+      return await handler(verified(req), req.params.id ?? '', reply);
     } catch (e) {
-      if (e instanceof Refused) return problem(reply, e.status, e.type, e.message);
-      return problem(reply, 400, 'malformed', (e as Error).message);
+      return sendProblem(
+        reply,
+        e instanceof AcmeError ? e : new AcmeError('malformed', (e as Error).message),
+      );
     }
   });
 }
@@ -174,7 +160,7 @@ app.get('/nonce', async (_req, reply) => nonce(reply).code(204).send());
 app.head('/nonce', async (_req, reply) => nonce(reply).code(200).send());
 
 post('/acct', (v, _id, reply) => {
-  if (!v.jwk) throw new Refused(400, 'malformed', 'new-account needs a jwk');
+  if (!v.jwk) throw new AcmeError('malformed', 'new-account needs a jwk');
   const id = newId();
   accounts.set(id, { key: v.jwk.key, thumbprint: v.jwk.thumbprint });
   return reply
@@ -208,13 +194,13 @@ post('/order', (v, _id, reply) => {
 
 post('/authz/:id', (_v, id) => {
   const a = authzs.get(id);
-  if (!a) throw new Refused(404, 'malformed', 'no such authorization');
+  if (!a) throw new AcmeError('malformed', 'no such authorization', { status: 404 });
   return authzJson(id, a);
 });
 
 post('/chall/:id', async (_v, id) => {
   const a = authzs.get(id);
-  if (!a) throw new Refused(404, 'malformed', 'no such challenge');
+  if (!a) throw new AcmeError('malformed', 'no such challenge', { status: 404 });
   // RFC 8555 §8.3 with akamu's validator, before the answer (so one authorization poll sees it valid).
   const failed = await http01.validate({
     identifier: a.identifier as Identifier,
@@ -233,12 +219,12 @@ post('/chall/:id', async (_v, id) => {
 
 post('/finalize/:id', (v, id) => {
   const o = orders.get(id);
-  if (o?.status !== 'ready') throw new Refused(403, 'orderNotReady', 'order not ready');
+  if (o?.status !== 'ready') throw new AcmeError('orderNotReady', 'order not ready');
   const csr = parseCsr(Buffer.from((v.jws.payload as { csr: string }).csr, 'base64url'));
-  if (!csr.signatureValid) throw new Refused(400, 'badCSR', 'bad CSR signature');
+  if (!csr.signatureValid) throw new AcmeError('badCSR', 'bad CSR signature');
   const wanted = o.identifiers.map((i) => i.value).sort();
   const asked = [...csr.dnsNames, ...csr.ipAddresses].sort();
-  if (wanted.join() !== asked.join()) throw new Refused(400, 'badCSR', 'names differ');
+  if (wanted.join() !== asked.join()) throw new AcmeError('badCSR', 'names differ');
   const now = Date.now();
   const der = issuer.issue({
     serial: newSerial(),
@@ -257,7 +243,7 @@ post('/finalize/:id', (v, id) => {
 
 post('/cert/:id', (_v, id, reply) => {
   const pem = certs.get(id);
-  if (!pem) throw new Refused(404, 'malformed', 'no such certificate');
+  if (!pem) throw new AcmeError('malformed', 'no such certificate', { status: 404 });
   return reply.type('application/pem-certificate-chain').send(pem);
 });
 

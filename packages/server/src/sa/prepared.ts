@@ -9,18 +9,6 @@ import type { Database } from './tables.ts';
  */
 const MARK = '\u0000akamu-param:';
 
-/**
- * Runs a compiled query at once and returns its result, or returns undefined when it cannot right now (the
- * query then goes through Kysely). Registered per Kysely instance by a synchronous driver
- * (sqlite-dialect.ts); PostgreSQL and MariaDB have none.
- */
-export type DirectExecutor = (query: CompiledQuery) => QueryResult<unknown> | undefined;
-const directExecutors = new WeakMap<object, DirectExecutor>();
-
-export function registerDirectExecutor(db: object, executor: DirectExecutor): void {
-  directExecutors.set(db, executor);
-}
-
 export type Placeholder = <T = string>(name: string) => T;
 
 export class PreparedQuery<P extends object, R> {
@@ -68,4 +56,16 @@ export function preparedInsert<T extends keyof Database>(
     // biome-ignore lint/suspicious/noExplicitAny: the column list is checked against the row converters' output
     db.insertInto(table).values(Object.fromEntries(columns.map((c) => [c, p(c)])) as any),
   );
+}
+
+/**
+ * Runs a compiled query at once and returns its result, or returns undefined when it cannot right now (the
+ * query then goes through Kysely). Registered per Kysely instance by a synchronous driver
+ * (sqlite-dialect.ts); PostgreSQL and MariaDB have none.
+ */
+export type DirectExecutor = (query: CompiledQuery) => QueryResult<unknown> | undefined;
+const directExecutors = new WeakMap<object, DirectExecutor>();
+
+export function registerDirectExecutor(db: object, executor: DirectExecutor): void {
+  directExecutors.set(db, executor);
 }
