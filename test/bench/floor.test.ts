@@ -5,7 +5,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AcmeClient, createCsr, generateKey, Http01Solver, HttpTransport } from '@akamu/client';
 import { prepareFlows, runFlow } from '../../bench/flow.ts';
-import { computeRatios, type RunRecord } from '../../bench/report.ts';
 import { akamuFloor } from '../../bench/targets/floor.ts';
 import type { RunningTarget } from '../../bench/targets/target.ts';
 import { opensslVerifyFullChain } from '../helpers/openssl.ts';
@@ -80,38 +79,5 @@ describe('bench calibration server akamu-floor (bench/floor-server.ts)', () => {
     transport.putNonce(nonce);
     await client.getAuthorization(authzUrl);
     assert.equal(transport.stats.badNonceRetries, retriesBefore + 1);
-  });
-
-  it("is reported as one of akamu's variants, never compared as a peer, and as akamu's own reference", () => {
-    const record = (server: string, issPerS: number, cpu: number): RunRecord => ({
-      server,
-      round: 1,
-      concurrency: 8,
-      planned: 10,
-      completed: 10,
-      failed: 0,
-      status: 'ok',
-      elapsedMs: 100,
-      issuancesPerSecond: issPerS,
-      p50Ms: 1,
-      p99Ms: 2,
-      serverCpuMs: cpu * 10,
-      serverCpuMsPerIssuance: cpu,
-      benchCpuMsPerIssuance: 1,
-      requestsPerIssuance: 8,
-      connections: 8,
-      badNonceRetries: 0,
-      errors: [],
-    });
-    const records = [record('akamu', 100, 6), record('pebble', 50, 4), record('akamu-floor', 200, 3)];
-    assert.deepEqual(
-      computeRatios(records).map((r) => r.peer),
-      ['pebble'],
-    );
-    // Only when asked for: akamu ÷ the floor, its overhead over the stack.
-    const [overFloor] = computeRatios(records, 'akamu', ['akamu-floor']);
-    assert.equal(overFloor?.peer, 'akamu-floor');
-    assert.equal(overFloor?.throughputRatio, 0.5);
-    assert.equal(overFloor?.cpuPerIssuanceRatio, 2);
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  computeRatios,
   computeRoundRatios,
   formatRatios,
   formatResults,
@@ -74,5 +75,24 @@ describe('bench rounds (BENCH_ROUNDS): medians and per-round ratios', () => {
     const [pebble] = summarizeRounds([run('pebble', 32, 1, null), run('pebble', 32, 2, null)]);
     assert.equal(pebble!.status, 'stalled');
     assert.equal(pebble!.issuancesPerSecond, null);
+  });
+});
+
+describe('akamu-floor in the ratios', () => {
+  it("is reported as one of akamu's variants, never compared as a peer, and as akamu's own reference", () => {
+    const records = [
+      run('akamu', 8, 1, 100, 6),
+      run('pebble', 8, 1, 50, 4),
+      run('akamu-floor', 8, 1, 200, 3),
+    ];
+    assert.deepEqual(
+      computeRatios(records).map((r) => r.peer),
+      ['pebble'],
+    );
+    // Only when asked for: akamu ÷ the floor, its overhead over the stack.
+    const [overFloor] = computeRatios(records, 'akamu', ['akamu-floor']);
+    assert.equal(overFloor?.peer, 'akamu-floor');
+    assert.equal(overFloor?.throughputRatio, 0.5);
+    assert.equal(overFloor?.cpuPerIssuanceRatio, 2);
   });
 });
