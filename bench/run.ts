@@ -11,6 +11,12 @@ import { Http01Solver } from '@akamu/client';
 import { clockTicksPerSecond } from './cpu.ts';
 import { errorRecord, measure, record } from './measure.ts';
 import {
+  formatPrimitives,
+  measurePrimitives,
+  type PrimitivesReport,
+  primitivesBenchEnabled,
+} from './primitives.ts';
+import {
   computeRatios,
   computeRoundRatios,
   formatRatios,
@@ -149,6 +155,7 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const records: RunRecord[] = [];
   let revocation: RevocationBenchResult | undefined;
+  let primitives: PrimitivesReport | undefined;
   try {
     for (let round = 1; round <= settings.rounds; round++) {
       if (settings.rounds > 1) log(`round ${round} of ${settings.rounds}`);
@@ -157,6 +164,10 @@ async function main(): Promise<void> {
       }
     }
     if (revocationBenchEnabled()) revocation = await benchRevocation(workRoot, log);
+    if (primitivesBenchEnabled()) {
+      log('primitives: signatures, HTTPS requests and SQLite statements, each alone');
+      primitives = await measurePrimitives();
+    }
   } finally {
     cleanUp();
   }
@@ -185,6 +196,7 @@ async function main(): Promise<void> {
     ratios,
     floorRatios,
     revocation,
+    primitives,
   };
   const dir = path.join(repoRoot, '.bench');
   mkdirSync(dir, { recursive: true });
@@ -216,6 +228,7 @@ async function main(): Promise<void> {
         ]
       : []),
     ...(revocation ? [formatRevocation(revocation), ''] : []),
+    ...(primitives ? [formatPrimitives(primitives), ''] : []),
     `written to ${path.relative(process.cwd(), path.join(dir, 'results.json')) || '.bench/results.json'}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
