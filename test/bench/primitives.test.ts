@@ -42,18 +42,19 @@ describe('bench primitives (bench/primitives.ts)', () => {
   });
 
   it('counts each row as many times as an issuance needs it and leaves comparison rows out', () => {
-    const row = (name: string, cpuMicros: number, count: number): PrimitiveResult => ({
+    const row = (name: string, cpuMicros: number, count: number, storage = false): PrimitiveResult => ({
       name,
       cpuMicros,
       perIssuance: count,
+      storage,
       operations: 1,
     });
     const sums = perIssuance([
       row('ECDSA P-256 verification', 50, 8),
       row('  the same, r||s', 80, 0),
       row('HTTPS request', 60, 8),
-      row('SQLite commit of one row', 25, 4),
-      row('SQLite primary-key read', 5, 4),
+      row('SQLite commit of one row', 25, 4, true),
+      row('SQLite primary-key read', 5, 4, true),
     ]);
     assert.equal(sums.protocolMs, 0.88);
     assert.equal(sums.withStorageMs, 1.0);
