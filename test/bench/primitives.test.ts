@@ -29,6 +29,10 @@ describe('bench primitives (bench/primitives.ts)', () => {
       assert.ok(r.cpuMicros > 0 && Number.isFinite(r.cpuMicros), `${r.name}: ${r.cpuMicros} µs`);
     }
     assert.deepEqual(
+      report.results.filter((r) => r.storage).map((r) => r.name),
+      names.filter((n) => n.startsWith('SQLite')),
+    );
+    assert.deepEqual(
       { protocolMs: report.protocolMs, withStorageMs: report.withStorageMs },
       perIssuance(report.results),
     );
