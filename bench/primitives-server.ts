@@ -12,7 +12,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import path from 'node:path';
 import Fastify from 'fastify';
 import { issueServerCertificate, loadOrCreateCa } from '../packages/server/src/ca/ca-store.ts';
@@ -52,11 +52,14 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
 let port: number;
 if (mode === 'http') {
-  const server = createHttpServer({ keepAliveTimeout: 60_000 }, answer);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
+  port = await listen(createHttpServer({ keepAliveTimeout: 60_000 }, answer));
 } else {
   const ca = await loadOrCreateCa({
     dir: path.join(workDir, 'ca'),
@@ -66,9 +69,7 @@ if (mode === 'http') {
   const tls = issueServerCertificate(ca, ['localhost', '127.0.0.1'], 2, 'ec:P-256');
   const options = { key: tls.keyPem, cert: tls.certChainPem };
   if (mode === 'node') {
-    const server = createHttpsServer({ ...options, keepAliveTimeout: 60_000 }, answer);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    port = await listen(createHttpsServer({ ...options, keepAliveTimeout: 60_000 }, answer));
   } else {
     const app = Fastify({ https: options, logger: false, keepAliveTimeout: 60_000 });
     app.addContentTypeParser('application/jose+json', { parseAs: 'string' }, (_req, body, done) => {
