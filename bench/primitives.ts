@@ -15,7 +15,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { processTreeCpuMs } from './cpu.ts';
-import { median } from './report.ts';
+import { median, table } from './report.ts';
 import { Child } from './targets/child.ts';
 
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
@@ -29,6 +29,12 @@ export interface PrimitiveResult {
   /** Storage rows are summed apart: how few statements a server needs is a design choice, not the protocol's. */
   storage: boolean;
   /** Operations measured (all repeats). */
+  operations: number;
+}
+
+/** One measurement: CPU per operation, and how many operations it took. */
+interface Sample {
+  cpuMicros: number;
   operations: number;
 }
 
@@ -143,11 +149,16 @@ export function perIssuance(results: PrimitiveResult[]): { protocolMs: number; w
   let protocolMs = 0;
   let storageMs = 0;
   for (const r of results) {
-    const ms = (r.cpuMicros * r.perIssuance) / 1000;
+    const ms = msPerIssuance(r);
     if (r.storage) storageMs += ms;
     else protocolMs += ms;
   }
   return { protocolMs, withStorageMs: protocolMs + storageMs };
+}
+
+/** What a row costs one issuance, in milliseconds. */
+function msPerIssuance(r: PrimitiveResult): number {
+  return (r.cpuMicros * r.perIssuance) / 1000;
 }
 
 /** BENCH_PRIMITIVES=0 leaves the primitives out of `npm run bench`. */
@@ -160,17 +171,11 @@ export function formatPrimitives(report: PrimitivesReport): string {
     r.name,
     r.cpuMicros.toFixed(1),
     r.perIssuance > 0 ? String(r.perIssuance) : '-',
-    r.perIssuance > 0 ? ((r.cpuMicros * r.perIssuance) / 1000).toFixed(3) : '-',
+    r.perIssuance > 0 ? msPerIssuance(r).toFixed(3) : '-',
   ]);
-  const header = ['primitive', 'µs CPU/op', 'per issuance', 'ms/iss'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [
     'Primitives, each alone (CPU per operation, the median of the repeats; docs/benchmarks.md, "The primitives")',
-    line(header),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map(line),
+    table(['primitive', 'µs CPU/op', 'per issuance', 'ms/iss'], rows),
     `signatures and HTTP of one issuance: ${report.protocolMs.toFixed(2)} ms; with ${FEWEST_COMMITS} commits and ${FEWEST_READS} reads: ${report.withStorageMs.toFixed(2)} ms`,
   ].join('\n');
 }
@@ -179,11 +184,8 @@ function mustBeTrue(ok: boolean): void {
   if (!ok) throw new Error('a primitive did not do its work');
 }
 
-async function repeat(
-  times: number,
-  once: () => Promise<{ cpuMicros: number; operations: number }> | { cpuMicros: number; operations: number },
-): Promise<{ cpuMicros: number; operations: number }> {
-  const all: { cpuMicros: number; operations: number }[] = [];
+async function repeat(times: number, once: () => Promise<Sample> | Sample): Promise<Sample> {
+  const all: Sample[] = [];
   for (let i = 0; i < times; i++) all.push(await once());
   return {
     cpuMicros: median(all.map((r) => r.cpuMicros))!,
@@ -192,7 +194,7 @@ async function repeat(
 }
 
 /** This process's CPU per call of a synchronous `op`, after a warm-up, over at least `seconds` of CPU. */
-function cpuPerCall(op: () => unknown, seconds: number): { cpuMicros: number; operations: number } {
+function cpuPerCall(op: () => unknown, seconds: number): Sample {
   for (let i = 0; i < 200; i++) op();
   const start = process.cpuUsage();
   let operations = 0;
@@ -260,7 +262,7 @@ async function serverCpuPerRequest(
   server: PrimitiveServer,
   seconds: number,
   connections: number,
-): Promise<{ cpuMicros: number; operations: number }> {
+): Promise<Sample> {
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: connections, ca: server.ca });
   try {
     const burst = async (deadline: number) => {
@@ -275,7 +277,7 @@ async function serverCpuPerRequest(
       );
       return operations;
     };
-    await burst(performance.now() + 300);
+    await burst(performance.now() + 1000); // both ends warm: V8 optimizes the server over the first thousands of requests
     const before = processTreeCpuMs(server.child.pid);
     const operations = await burst(performance.now() + seconds * 1000);
     const cpuMs = processTreeCpuMs(server.child.pid) - before;
@@ -290,10 +292,7 @@ function get(agent: HttpAgent, port: number): Promise<void> {
 }
 
 /** This process's CPU per GET (one at a time over a keep-alive connection, as akamu's validator). */
-async function clientCpuPerRequest(
-  server: PrimitiveServer,
-  seconds: number,
-): Promise<{ cpuMicros: number; operations: number }> {
+async function clientCpuPerRequest(server: PrimitiveServer, seconds: number): Promise<Sample> {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
   try {
     for (let i = 0; i < 200; i++) await get(agent, server.port);

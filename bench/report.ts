@@ -170,7 +170,7 @@ function fixed(value: number | null, digits: number): string {
 }
 
 /** Columns `leftAligned` (and text columns named in it) padded on the right, numbers on the left. */
-function table(header: string[], rows: string[][], leftAligned = [0]): string {
+export function table(header: string[], rows: string[][], leftAligned = [0]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
